@@ -1,0 +1,131 @@
+"""The composition root: load a scenario, run its strategies, reconcile each with the closed forms.
+
+This is the Python API for notebooks and scripts::
+
+    import distsim
+    outcomes = distsim.run("scenarios/ring_allreduce.yaml")
+    outcomes[0].reconciliation.ok, outcomes[0].trace.messages["t_arrive"]
+
+It is also all the CLI calls. Data flows one way: YAML -> Scenario -> World ->
+strategy processes -> Trace -> Reconciliation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from distsim.analysis import Inputs, Reconciliation, reconcile
+from distsim.errors import ScenarioError
+from distsim.runner import RunResult, run_communication
+from distsim.scenario import Locations, Scenario, StrategySpec, load_scenario, parse_scenario
+from distsim.scenario.problems import problems_from_validation, suggest
+from distsim.strategies import UnknownStrategy, available, get
+
+
+@dataclass
+class Outcome:
+    """One strategy's run on one scenario, and how it compares with the closed forms."""
+
+    spec: StrategySpec
+    result: RunResult
+    reconciliation: Reconciliation
+
+    @property
+    def trace(self):
+        return self.result.trace
+
+    @property
+    def ok(self) -> bool:
+        return self.reconciliation.ok
+
+
+def load(source: str | Path) -> tuple[Scenario, Locations]:
+    """Read a scenario file and check every strategy it names (ScenarioError lists every problem)."""
+    scenario, where = load_scenario(source)
+    build_strategies(scenario, where)
+    return scenario, where
+
+
+def loads(text: str, name: str = "<string>") -> tuple[Scenario, Locations]:
+    """Like :func:`load`, from YAML text."""
+    scenario, where = parse_scenario(text, name)
+    build_strategies(scenario, where)
+    return scenario, where
+
+
+def run(source: str | Path | Scenario, where: Locations | None = None, on_progress=None) -> list[Outcome]:
+    """Run every strategy of a scenario (a path, YAML already loaded, or a Scenario)."""
+    if isinstance(source, (str, Path)):
+        scenario, where = load(source)
+    else:
+        scenario, where = source, where or Locations("<scenario>")
+    strategies = build_strategies(scenario, where)
+    outcomes = []
+    for index, (spec, strategy) in enumerate(zip(scenario.strategy, strategies)):
+        if on_progress:
+            on_progress(index, len(strategies), spec.kind)
+        result = run_communication(scenario, strategy, where)
+        outcomes.append(Outcome(spec, result, reconcile(result.trace, inputs_for(scenario, strategy))))
+    return outcomes
+
+
+def build_strategies(scenario: Scenario, where: Locations) -> list:
+    """A strategy object per entry of ``strategy``, its parameters validated; located errors otherwise."""
+    problems, strategies = [], []
+    for spec in scenario.strategy:
+        try:
+            cls = get(spec.kind)
+        except UnknownStrategy as exc:
+            hint = suggest(spec.kind, exc.known)
+            problems.append(where.problem(spec.origin + ("kind",), f"unknown strategy {spec.kind!r}{hint}; known: {', '.join(exc.known)}"))
+            continue
+        try:
+            strategy = cls(cls.Params.model_validate(spec.params))
+        except ValidationError as exc:
+            problems += problems_from_validation(exc, where, cls.Params, prefix=spec.origin)
+            continue
+        strategy.origin = spec.origin
+        problems += _fits(scenario, cls, spec, where)
+        strategies.append(strategy)
+    if problems:
+        raise ScenarioError(sorted(problems, key=lambda p: (p.line or 0, p.column or 0)))
+    return strategies
+
+
+def _fits(scenario: Scenario, cls, spec: StrategySpec, where: Locations) -> list:
+    """Problems with the rest of the scenario that this strategy needs."""
+    problems = []
+    if scenario.cluster.workers < cls.min_workers:
+        problems.append(where.problem(("cluster", "workers"), f"{spec.kind} needs at least {cls.min_workers} workers, got {scenario.cluster.workers}"))
+    if getattr(cls, "family", "") == "communication":
+        if scenario.model.params is None:
+            problems.append(where.problem(("model",), f"missing required key 'params' (the gradient size {spec.kind} exchanges)", at_key=True))
+        if scenario.cluster.network is None:
+            problems.append(where.problem(("cluster",), f"missing required key 'network' ({spec.kind} sends messages)", at_key=True))
+    return problems
+
+
+def inputs_for(scenario: Scenario, strategy) -> Inputs:
+    """What the closed forms may know: the scenario's numbers and the strategy's parameters."""
+    net = scenario.cluster.network
+    params = strategy.params
+    return Inputs(
+        kind=strategy.name,
+        workers=scenario.cluster.workers,
+        params=scenario.model.params,
+        bytes_per_param=scenario.model.bytes_per_param,
+        bandwidth=net.bandwidth,
+        latency=net.latency,
+        topology=net.topology,
+        flops=scenario.cluster.gpu.flops,
+        reduce_compute=getattr(params, "reduce_compute", False),
+        server=getattr(params, "server", "dedicated"),
+    )
+
+
+def strategies() -> dict[str, type]:
+    """Every registered strategy by name (built-ins and installed plugins)."""
+    return available()

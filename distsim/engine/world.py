@@ -1,0 +1,154 @@
+"""The simulated world: one SimPy environment, the network's link occupancy, the ranks.
+
+Design, and why (measured on a 1,024-worker ring all-reduce, 2.1 M messages):
+
+* **A link is a busy-until time per direction**, not a ``simpy.Resource``. A message
+  holds every link of its route together (cut-through) for nbytes/bandwidth,
+  starting when the last of them is free; links serve messages in the order they
+  were sent (FIFO). Since all of this is known when the message is sent, the send
+  costs no event at all.
+* **The arrival is the one event per message.** It is scheduled at the absolute
+  arrival time (so ``t_arrive`` in the trace is bit-exact) and is the very event the
+  receiver waits on: if the receiver is already waiting, its own waiting event is
+  scheduled; otherwise the arrival waits in a per-(sender, receiver) FIFO mailbox.
+  No ``Store``, no filter, no extra process.
+* **Trace rows are packed typed bytes** (see ``distsim.trace.table``).
+
+Together: about one heap push and pop per message, the same as a bare SimPy loop
+that yields one timeout per message. See ``docs/architecture.md`` and
+``distsim bench``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from heapq import heappop
+
+import simpy
+
+from distsim.engine.context import Context
+from distsim.engine.messaging import Ports
+from distsim.errors import DeadlockError, SimulationError
+from distsim.hardware.topology import Topology
+from distsim.trace import Trace
+
+
+@dataclass(frozen=True)
+class Device:
+    """What every rank's device offers (one GPU per node)."""
+
+    flops: float  # FLOP/s
+    memory: float  # bytes
+
+
+class World:
+    """Ranks placed on the endpoints of a topology, sharing one clock and one network."""
+
+    def __init__(
+        self,
+        topology: Topology,
+        ranks: list[str],
+        placement: list[int],
+        device: Device,
+        bytes_per_element: int,
+        copies_payloads: bool = True,
+    ):
+        self.env = simpy.Environment()
+        self.copies_payloads = copies_payloads  # False when tensors are phantoms: nothing to copy
+        self.topology = topology
+        self.device = device
+        self.bytes_per_element = bytes_per_element
+        self.ranks = list(ranks)
+        self.placement = list(placement)
+        self.busy_until = [0.0] * (len(topology.links) + 1)  # per link direction, plus a scratch slot
+        self.trace = Trace(
+            ranks=self.ranks,
+            placement=self.placement,
+            nodes=list(topology.endpoints),
+            links=list(topology.links),
+        )
+        self.ports = Ports(self)
+        self.contexts: list[Context] = []  # filled before any process runs; endpoints hold this list
+        self.contexts.extend(Context(self, rank) for rank in range(len(ranks)))
+        self._processes: dict[int, simpy.Process] = {}
+        self._finished: dict[int, float] = {}
+
+    def route(self, src_rank: int, dst_rank: int):
+        """``(link ids, bandwidth, latency)`` between two ranks' nodes; noted in the trace."""
+        a, b = self.placement[src_rank], self.placement[dst_rank]
+        route = self.topology.route(a, b)
+        self.trace.routes[(a, b)] = route.links
+        return route.links, route.bandwidth, route.latency
+
+    def spawn(self, rank: int, program) -> None:
+        """Run ``program`` (a generator) as the process of ``rank``."""
+        if rank in self._processes:
+            raise SimulationError(f"rank {self.ranks[rank]} already has a process")
+        process = self.env.process(program)
+        process.callbacks.append(lambda _event, rank=rank: self._finished.__setitem__(rank, self.env.now))
+        self._processes[rank] = process
+
+    def run(self) -> dict[int, object]:
+        """Run to completion; return each rank's result. Raise if anything is left hanging."""
+        run_until_idle(self.env)
+        stuck = [rank for rank, proc in self._processes.items() if proc.is_alive]
+        if stuck:
+            raise DeadlockError(self._deadlock_report(stuck))
+        self._check_all_received()
+        self.trace.makespan = max(self._finished.values(), default=0.0)
+        return {rank: proc.value for rank, proc in self._processes.items()}
+
+    def _deadlock_report(self, stuck: list[int]) -> str:
+        waits = []
+        for rank in stuck:
+            sources = self.contexts[rank].waiting_on()
+            what = ", ".join(self.ranks[s] for s in sources) or "an event that never happens"
+            waits.append(f"{self.ranks[rank]} waits for a message from {what}")
+        cycle = _wait_cycle({r: self.contexts[r].waiting_on() for r in stuck})
+        loop = " -> ".join(self.ranks[r] for r in cycle) if cycle else ""
+        return (
+            f"deadlock at t={self.env.now:.9g} s: {len(stuck)} of {len(self._processes)} ranks can never continue; "
+            + "; ".join(waits[:8]) + (f"; ... ({len(waits) - 8} more)" if len(waits) > 8 else "")
+            + (f"; cycle: {loop}" if loop else "")
+        )
+
+    def _check_all_received(self) -> None:
+        lost = [(src, ctx.rank, count) for ctx in self.contexts for src, count in ctx.unreceived()]
+        if lost:
+            listing = ", ".join(f"{n} from {self.ranks[s]} to {self.ranks[d]}" for s, d, n in lost[:8])
+            total = sum(n for _, _, n in lost)
+            raise SimulationError(f"{total} messages were sent but never received: {listing}")
+
+
+def run_until_idle(env: simpy.Environment) -> None:
+    """``env.run()`` with ``env.step()`` inlined: the same events in the same order.
+
+    SimPy's own ``run`` calls ``step`` once per event inside a try block; inlining
+    it (as SimPy itself inlines ``Event.__init__`` into ``Timeout``) saves about a
+    tenth of the cost of every event. Semantics kept: a failed event that nobody
+    handled is re-raised, as in ``Environment.step``.
+    """
+    queue = env._queue
+    while queue:
+        env._now, _, _, event = heappop(queue)
+        callbacks, event.callbacks = event.callbacks, None
+        for callback in callbacks:
+            callback(event)
+        if not event._ok and not hasattr(event, "_defused"):
+            exc = type(event._value)(*event._value.args)
+            exc.__cause__ = event._value
+            raise exc
+
+
+def _wait_cycle(waits: dict[int, list[int]]) -> list[int]:
+    """A cycle in the wait-for graph, as a closed list of ranks (empty if none)."""
+    import networkx as nx
+
+    graph = nx.DiGraph([(r, s) for r, sources in waits.items() for s in sources])
+    try:
+        edges = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return []
+    return [u for u, _ in edges] + [edges[0][0]]
+
