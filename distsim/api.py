@@ -12,6 +12,7 @@ strategy processes -> Trace -> Reconciliation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,8 +39,41 @@ class Outcome:
         return self.result.trace
 
     @property
+    def family(self) -> str:
+        return self.result.strategy.family
+
+    @property
     def ok(self) -> bool:
         return self.reconciliation.ok
+
+
+@dataclass(frozen=True)
+class Family:
+    """How to run and analyze one family of strategies (gradient exchange, rematerialization, ...)."""
+
+    simulate: Callable  # (scenario, strategy, where) -> RunResult
+    analyze: Callable  # (result: RunResult, scenario, strategy) -> Reconciliation
+    fits: Callable  # (scenario, strategy class, spec, where) -> list[Problem]: what the family needs
+
+
+def _fits_communication(scenario: Scenario, cls, spec: StrategySpec, where: Locations) -> list:
+    problems = []
+    if scenario.cluster.workers < cls.min_workers:
+        problems.append(where.problem(("cluster", "workers"), f"{spec.kind} needs at least {cls.min_workers} workers, got {scenario.cluster.workers}"))
+    if scenario.model.params is None:
+        problems.append(where.problem(("model",), f"missing required key 'params' (the gradient size {spec.kind} exchanges)", at_key=True))
+    if scenario.cluster.network is None:
+        problems.append(where.problem(("cluster",), f"missing required key 'network' ({spec.kind} sends messages)", at_key=True))
+    return problems
+
+
+FAMILIES: dict[str, Family] = {
+    "communication": Family(
+        simulate=run_communication,
+        analyze=lambda result, scenario, strategy: reconcile(result.trace, inputs_for(scenario, strategy)),
+        fits=_fits_communication,
+    ),
+}
 
 
 def load(source: str | Path) -> tuple[Scenario, Locations]:
@@ -67,8 +101,9 @@ def run(source: str | Path | Scenario, where: Locations | None = None, on_progre
     for index, (spec, strategy) in enumerate(zip(scenario.strategy, strategies)):
         if on_progress:
             on_progress(index, len(strategies), spec.kind)
-        result = run_communication(scenario, strategy, where)
-        outcomes.append(Outcome(spec, result, reconcile(result.trace, inputs_for(scenario, strategy))))
+        family = FAMILIES[strategy.family]
+        result = family.simulate(scenario, strategy, where)
+        outcomes.append(Outcome(spec, result, family.analyze(result, scenario, strategy)))
     return outcomes
 
 
@@ -88,24 +123,11 @@ def build_strategies(scenario: Scenario, where: Locations) -> list:
             problems += problems_from_validation(exc, where, cls.Params, prefix=spec.origin)
             continue
         strategy.origin = spec.origin
-        problems += _fits(scenario, cls, spec, where)
+        problems += FAMILIES[cls.family].fits(scenario, cls, spec, where)
         strategies.append(strategy)
     if problems:
         raise ScenarioError(sorted(problems, key=lambda p: (p.line or 0, p.column or 0)))
     return strategies
-
-
-def _fits(scenario: Scenario, cls, spec: StrategySpec, where: Locations) -> list:
-    """Problems with the rest of the scenario that this strategy needs."""
-    problems = []
-    if scenario.cluster.workers < cls.min_workers:
-        problems.append(where.problem(("cluster", "workers"), f"{spec.kind} needs at least {cls.min_workers} workers, got {scenario.cluster.workers}"))
-    if getattr(cls, "family", "") == "communication":
-        if scenario.model.params is None:
-            problems.append(where.problem(("model",), f"missing required key 'params' (the gradient size {spec.kind} exchanges)", at_key=True))
-        if scenario.cluster.network is None:
-            problems.append(where.problem(("cluster",), f"missing required key 'network' ({spec.kind} sends messages)", at_key=True))
-    return problems
 
 
 def inputs_for(scenario: Scenario, strategy) -> Inputs:

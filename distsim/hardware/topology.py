@@ -111,3 +111,10 @@ def disconnected_endpoints(topology: Topology) -> list[str]:
     """Endpoints that cannot reach the first endpoint (empty when the network is usable)."""
     reachable = nx.node_connected_component(topology.graph, topology.endpoints[0])
     return [name for name in topology.endpoints if name not in reachable]
+
+
+def single_node(name: str = "w0") -> Topology:
+    """One device and no network (a rematerialization run on one GPU)."""
+    graph = nx.Graph()
+    graph.add_node(name)
+    return Topology("none", graph, [name])

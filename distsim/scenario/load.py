@@ -11,7 +11,7 @@ from distsim.scenario.model import Scenario, StrategySpec
 from distsim.scenario.problems import problems_from_validation
 from distsim.scenario.source import Locations, load_yaml
 
-TOP_LEVEL_KEYS = ("cluster", "model", "strategy", "run")
+TOP_LEVEL_KEYS = ("cluster", "model", "strategy", "run", "sweep")
 
 
 def load_scenario(path: str | Path) -> tuple[Scenario, Locations]:

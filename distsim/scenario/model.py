@@ -137,3 +137,6 @@ class Scenario(BaseModel):
     model: Model
     strategy: tuple[StrategySpec, ...]
     run: Run = Run()
+    sweep: dict[str, list[Any]] | None = Field(
+        None, description="a grid over dotted scenario fields, run by 'distsim sweep' (e.g. cluster.workers: [4, 8, 16])"
+    )

@@ -1,0 +1,161 @@
+"""The ``distsim`` command: thin click commands that parse, call the API, and render.
+
+Exit codes: 0 every check holds; 1 a check failed (a count, a size, an unexplained
+time); 2 bad input (scenario, option, file); 3 the simulation could not finish
+(deadlock, out of memory, wrong payload result). Errors are one line per
+problem on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from distsim import __version__, api
+from distsim.errors import DistsimError, ScenarioError
+from distsim.fileio import atomic_directory, write_text
+from distsim.report.summary import exam_table, outcome_dict, run_text
+
+EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="distsim")
+def cli() -> None:
+    """Simulate one training step of distributed deep learning: how many messages, how many
+    bytes, how long, and how much memory, under a given strategy and hardware.
+
+    Start with a bundled scenario:
+
+        distsim run scenarios/exam_distributed.yaml
+    """
+
+
+@cli.command()
+@click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (or {runs: [...]} for several strategies).")
+@click.option("--trace-out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+              help="Write messages.csv, ops.csv, links.csv and trace.json (Perfetto / chrome://tracing) to DIR.")
+def run(scenario: Path, as_json: bool, trace_out: Path | None) -> int:
+    """Run SCENARIO (a YAML file) and reconcile every trace with the closed forms.
+
+    Prints a summary and the expected-vs-simulated table for each strategy the
+    scenario names. Exit code 0 when every check holds, 1 when one fails, 2 for
+    bad input, 3 when the simulation cannot finish.
+    """
+    outcomes = api.run(scenario, on_progress=_progress)
+    if trace_out is not None:
+        _write_traces(outcomes, trace_out)
+    if as_json:
+        runs = [outcome_dict(o) for o in outcomes]
+        body = runs[0] if len(runs) == 1 else {"scenario": str(scenario), "runs": runs, "ok": all(r["ok"] for r in runs)}
+        click.echo(json.dumps(body, indent=2))
+    else:
+        click.echo(_describe(outcomes[0].result.scenario, scenario))
+        for outcome in outcomes:
+            click.echo("\n" + run_text(outcome))
+        if len(outcomes) > 1:
+            click.echo("\nsummary (from the simulated traces)\n" + exam_table(outcomes))
+    return EXIT_OK if all(o.ok for o in outcomes) else EXIT_CHECK_FAILED
+
+
+@cli.command()
+def strategies() -> int:
+    """List every strategy distsim knows (built-ins and installed plugins)."""
+    from distsim.strategies import describe
+
+    rows = describe()
+    width = max(len(name) for name, _, _ in rows)
+    for name, family, summary in rows:
+        click.echo(f"{name:<{width}}  {family:<13}  {summary}")
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def validate(files: tuple[Path, ...]) -> int:
+    """Check scenario FILES without running them; report every problem found."""
+    problems = []
+    for path in files:
+        try:
+            api.load(path)
+        except ScenarioError as exc:
+            problems += exc.problems
+    if problems:
+        raise ScenarioError(problems)
+    click.echo(f"{len(files)} scenario{'s' if len(files) != 1 else ''} valid")
+    return EXIT_OK
+
+
+@cli.command()
+@click.option("--suite", type=click.Choice(["ring"]), default="ring", show_default=True, help="Which benchmark suite to run.")
+@click.option("--sizes", default="64,256,1024", show_default=True, help="Comma-separated worker counts (ring suite).")
+@click.option("--repeat", default=3, show_default=True, type=click.IntRange(1), help="Repetitions; medians are reported.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
+def bench(suite: str, sizes: str, repeat: int, as_json: bool) -> int:
+    """Measure wall time, simulated messages per second and peak memory beside a baseline
+    measured in the same run (a bare SimPy loop with one timeout per message).
+
+    Each measurement runs in its own process; baseline and distsim alternate; the
+    machine is shared and noisy, so compare the ratios, not the seconds.
+    """
+    from distsim.bench import run_suite
+
+    try:
+        counts = tuple(int(n) for n in sizes.split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected numbers separated by commas, got {sizes!r}", param_hint="--sizes") from None
+    progress = (lambda text: click.echo(text, err=True)) if sys.stderr.isatty() else None
+    rows = run_suite(suite, sizes=counts, repeat=repeat, progress=progress)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        from distsim.report.summary import bench_table
+
+        click.echo(bench_table(rows))
+    return EXIT_OK
+
+
+def _describe(scenario, path: Path) -> str:
+    net = scenario.cluster.network
+    model = scenario.model
+    return (
+        f"{path}: {scenario.cluster.workers} workers on a {net.topology} network "
+        f"({net.bandwidth * 8 / 1e9:.4g} Gbit/s, {net.latency * 1e6:.4g} us per hop); "
+        f"gradient of {model.params:,} {model.dtype} parameters ({model.bytes_per_param} B each)"
+    )
+
+
+def _progress(index: int, total: int, kind: str) -> None:
+    if sys.stderr.isatty():
+        click.echo(f"running {kind} ({index + 1}/{total}) ...", err=True)
+
+
+def _write_traces(outcomes, directory: Path) -> None:
+    from distsim.trace.export import write_chrome_trace, write_csvs
+
+    with atomic_directory(directory) as tmp:
+        for outcome in outcomes:
+            target = tmp / outcome.result.kind if len(outcomes) > 1 else tmp
+            write_csvs(outcome.trace, target)
+            write_chrome_trace(outcome.trace, target / "trace.json")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the command, turn distsim errors into one-line messages and exit codes."""
+    try:
+        code = cli.main(args=argv, prog_name="distsim", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("distsim: interrupted", err=True)
+        code = 130
+    except DistsimError as exc:
+        for line in str(exc).splitlines() or [type(exc).__name__]:
+            click.echo(f"distsim: error: {line}", err=True)
+        code = exc.exit_code
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -1,0 +1,121 @@
+"""One run as plain data (the ``--json`` output), and as text tables for a terminal.
+
+Reports never import the engine: they read outcomes (a trace, a reconciliation
+and a few facts about the run) and format them.
+"""
+
+from __future__ import annotations
+
+from distsim.report.units import fmt_bytes, fmt_count, fmt_time
+
+
+def outcome_dict(outcome) -> dict:
+    """The JSON object of one strategy run (its family decides the keys)."""
+    return FORMATS[outcome.family][0](outcome)
+
+
+def run_text(outcome) -> str:
+    """A short summary and the reconciliation table of one run (its family decides the layout)."""
+    return FORMATS[outcome.family][1](outcome)
+
+
+def communication_dict(outcome) -> dict:
+    """The JSON object of one gradient-exchange run."""
+    result, rec = outcome.result, outcome.reconciliation
+    scenario = result.scenario
+    sim = rec.simulated
+    return {
+        "strategy": result.kind,
+        "family": "communication",
+        "workers": scenario.cluster.workers,
+        "params": scenario.model.params,
+        "bytes_per_param": scenario.model.bytes_per_param,
+        "topology": scenario.cluster.network.topology,
+        "messages": sim["messages"],
+        "message_bytes": {str(k): v for k, v in sim["message_bytes"].items()},
+        "total_bytes": sim["total_bytes"],
+        "makespan_s": sim["makespan_s"],
+        "expected": {k: ({str(a): b for a, b in v.items()} if isinstance(v, dict) else v) for k, v in rec.expected.items()},
+        "checks": [
+            {"name": c.name, "expected": _jsonable(c.expected), "simulated": _jsonable(c.simulated), "ok": c.ok,
+             "status": c.status, "formula": c.formula, "source": c.source}
+            for c in rec.checks
+        ],
+        "explanation": rec.notes,
+        "payload_verified": result.verified,
+        "memory_peak_bytes": result.memory_peak,
+        "wall_time_s": result.wall_seconds,
+        "ok": rec.ok,
+    }
+
+
+def _jsonable(value):
+    return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+
+def communication_text(outcome) -> str:
+    """Summary line, check table and explanation of one gradient-exchange run."""
+    result, rec = outcome.result, outcome.reconciliation
+    sim = rec.simulated
+    verified = "payloads verified: every worker ends with the exact result" if result.verified else "sizes only (no payload check)"
+    lines = [
+        f"{result.kind}: {fmt_count(sim['messages'])} messages, {fmt_bytes(sim['total_bytes'])} in total, "
+        f"makespan {fmt_time(sim['makespan_s'])}  [{verified}]",
+        "",
+        check_table(rec.checks, _show),
+    ]
+    if rec.notes:
+        lines += [""] + [f"  {note}" for note in rec.notes]
+    return "\n".join(lines)
+
+
+def check_table(checks, show) -> str:
+    """The expected-vs-simulated table; ``show(name, value)`` formats a value."""
+    return _table(
+        ["check", "expected", "simulated", "status", "formula"],
+        [[c.name, show(c.name, c.expected), show(c.name, c.simulated), c.status, c.formula] for c in checks],
+    )
+
+
+def _show(name: str, value) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{fmt_count(n)} x {fmt_bytes(size)}" for size, n in sorted(value.items(), reverse=True)) or "none"
+    if "makespan" in name:
+        return fmt_time(value)
+    if "bytes" in name:
+        return fmt_bytes(value)
+    return fmt_count(value)
+
+
+def exam_table(outcomes) -> str:
+    """The exam's table (messages and size of each, in parameters) from the simulated traces."""
+    rows = []
+    for outcome in outcomes:
+        sim, s = outcome.reconciliation.simulated, outcome.result.scenario.model.bytes_per_param
+        sizes = sorted(sim["message_bytes"], reverse=True)
+        size = " / ".join(fmt_count(b // s) for b in sizes) or "-"
+        check = {c.name: c for c in outcome.reconciliation.checks}.get("messages")
+        rows.append([outcome.result.kind, fmt_count(sim["messages"]), check.formula if check else "", size,
+                     fmt_count(sim["total_bytes"] // s), "ok" if outcome.reconciliation.counts_ok else "FAIL"])
+    return _table(["strategy", "messages", "formula", "params per message", "params sent in total", "counts"], rows)
+
+
+def bench_table(rows: list[dict]) -> str:
+    """Benchmark rows: medians, the ratio to the baseline measured in the same run, memory."""
+    return _table(
+        ["n", "messages", "bare loop", "distsim", "ratio", "distsim msg/s", "peak memory (bare / distsim)"],
+        [[r["n"], fmt_count(r["messages"]), fmt_time(r["bare_wall_s"]), fmt_time(r["distsim_wall_s"]),
+          f"{r['ratio']:.2f}x", fmt_count(round(r["distsim_messages_per_s"])),
+          f"{fmt_bytes(r['bare_peak_bytes'])} / {fmt_bytes(r['distsim_peak_bytes'])}"] for r in rows],
+    ) + "\n(medians of %d repetitions; ratio = distsim / bare loop)" % (rows[0]["repeat"] if rows else 0)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([fmt.format(*header), rule] + [fmt.format(*map(str, row)) for row in rows])
+
+
+# family -> (JSON builder, text builder); other families register theirs here.
+FORMATS = {"communication": (communication_dict, communication_text)}
