@@ -1,0 +1,50 @@
+"""The strategy table: explicit built-ins, and third-party plugins through entry points."""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint
+
+import pytest
+
+import distsim
+from conftest import scenario_yaml
+from distsim.strategies import Strategy, registry
+from distsim.strategies.ring_allreduce import RingAllReduce
+
+
+class EchoRing(RingAllReduce):
+    """A plugin: the ring, under another name (proves plugins run end to end)."""
+
+    name = "echo_ring"
+    summary = "a test plugin"
+
+
+def test_builtin_table_lists_each_strategy_once_with_a_summary():
+    names = [cls.name for cls in registry.BUILTIN]
+    assert len(names) == len(set(names))
+    assert all(cls.summary for cls in registry.BUILTIN)
+
+
+def test_a_plugin_from_an_entry_point_runs(monkeypatch):
+    entry = EntryPoint("echo_ring", f"{__name__}:EchoRing", registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, "entry_points", lambda group: [entry] if group == registry.ENTRY_POINT_GROUP else [])
+    assert "echo_ring" in registry.available()
+    (outcome,) = distsim.run(*distsim.loads(scenario_yaml("echo_ring", 4, 40)))
+    assert len(outcome.trace.messages) == 24 and outcome.result.verified
+
+
+def test_a_plugin_cannot_shadow_a_builtin(monkeypatch):
+    entry = EntryPoint("ring_allreduce", f"{__name__}:EchoRing", registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, "entry_points", lambda group: [entry])
+    assert registry.get("ring_allreduce") is RingAllReduce
+
+
+def test_an_entry_point_that_is_not_a_strategy_is_a_clear_error(monkeypatch):
+    entry = EntryPoint("broken", "json:dumps", registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, "entry_points", lambda group: [entry])
+    with pytest.raises(distsim.DistsimError, match="is not a strategy class"):
+        registry.get("broken")
+
+
+def test_a_strategy_is_a_strategy():
+    assert issubclass(RingAllReduce, Strategy)
