@@ -48,3 +48,20 @@ def test_an_entry_point_that_is_not_a_strategy_is_a_clear_error(monkeypatch):
 
 def test_a_strategy_is_a_strategy():
     assert issubclass(RingAllReduce, Strategy)
+
+
+def test_the_example_in_adding_a_strategy_md_runs_as_a_plugin(monkeypatch, tmp_path):
+    import re
+    import sys
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "adding-a-strategy.md").read_text()
+    code = re.search(r"```python\n(# distsim/strategies/tree_allreduce.py.*?)```", doc, re.S).group(1)
+    (tmp_path / "doc_tree_allreduce.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    entry = EntryPoint("tree_allreduce", "doc_tree_allreduce:TreeAllReduce", registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, "entry_points", lambda group: [entry])
+    for n in (2, 5, 8):
+        (outcome,) = distsim.run(*distsim.loads(scenario_yaml("tree_allreduce", n, 100)))
+        assert len(outcome.trace.messages) == 2 * (n - 1) and outcome.result.verified
+    sys.modules.pop("doc_tree_allreduce", None)
