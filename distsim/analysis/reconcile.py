@@ -16,6 +16,7 @@ import numpy as np
 
 from distsim.analysis.closed_forms import Expectation, Formula, Inputs, expectation
 from distsim.analysis.links import link_loads, route_stats, total_wait
+from distsim.fmt import fmt_bytes, fmt_time
 from distsim.trace import Trace
 
 TIME_TOLERANCE = 1e-9  # relative; the simulation accumulates one rounding per step
@@ -115,8 +116,8 @@ def _makespan(formula: Formula, trace: Trace, inputs: Inputs) -> tuple[Check, li
     explained = simulated > expected and bool(reasons)
     status = "explained" if explained else "FAIL"
     head = (
-        f"simulated makespan {simulated:.6g} s is {simulated - expected:+.6g} s "
-        f"({simulated / expected:.3g}x) against the contention-free {expected:.6g} s"
+        f"simulated makespan {fmt_time(simulated)} is {fmt_time(simulated - expected)} longer "
+        f"({simulated / expected:.3g}x) than the contention-free {fmt_time(expected)}"
     )
     if not explained:
         reasons = reasons or ["the trace shows no queueing and no slow route that would explain it"]
@@ -133,14 +134,15 @@ def explain(trace: Trace, inputs: Inputs, expected: float) -> list[str]:
         top = loads[0]
         hot = [load for load in loads if load.busy_s >= 0.9 * top.busy_s][:4]
         carried = "; ".join(
-            f"{load.name} carried {load.bytes:.4g} B ({load.bytes / gradient:.3g} x p s) and was busy {load.busy_s:.4g} s "
-            f"({100 * load.utilization:.0f}% of the makespan)"
+            f"{load.name} carried {fmt_bytes(load.bytes)} ({load.bytes / gradient:.3g} x p s) and was busy "
+            f"{fmt_time(load.busy_s)} ({100 * load.utilization:.0f}% of the makespan)"
             for load in hot
         )
-        worst = max(loads, key=lambda load: load.wait_caused_s)
+        blockers = sorted((l for l in loads if l.wait_caused_s >= 0.1 * wait), key=lambda l: -l.wait_caused_s)[:3]
         reasons.append(f"contention: bottleneck link{'s' if len(hot) > 1 else ''} {carried}.")
         reasons.append(
-            f"messages waited {wait:.4g} s in total for busy links, {worst.wait_caused_s:.4g} s of it behind {worst.name}."
+            f"messages waited {fmt_time(wait)} in total for busy links: "
+            + ", ".join(f"{fmt_time(l.wait_caused_s)} behind {l.name}" for l in blockers) + "."
         )
     slow = [
         (key, hops, bw, lat)
@@ -151,6 +153,6 @@ def explain(trace: Trace, inputs: Inputs, expected: float) -> list[str]:
         key, hops, bw, lat = max(slow, key=lambda r: r[3] + gradient / r[2])
         reasons.append(
             f"topology: {len(slow)} routes are slower than one alpha-beta hop, e.g. {trace.nodes[key[0]]}->{trace.nodes[key[1]]} "
-            f"has {hops} links, latency {lat:.4g} s and bandwidth {bw:.4g} B/s."
+            f"has {hops} links, latency {fmt_time(lat)} and bandwidth {fmt_bytes(bw)}/s."
         )
     return reasons

@@ -6,7 +6,7 @@ and a few facts about the run) and format them.
 
 from __future__ import annotations
 
-from distsim.report.units import fmt_bytes, fmt_count, fmt_time
+from distsim.fmt import fmt_bytes, fmt_count, fmt_time
 
 
 def outcome_dict(outcome) -> dict:

@@ -1,25 +1,5 @@
-"""Numbers for people: 1.25 GB, 3.2 ms, 2,095,104."""
+"""Formatting moved to :mod:`distsim.fmt` (the analyzer needs it too); kept for imports in flight."""
 
-from __future__ import annotations
+from distsim.fmt import fmt_bytes, fmt_count, fmt_time
 
-
-def fmt_count(value) -> str:
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:.4g}"
-    return f"{int(value):,}"
-
-
-def fmt_bytes(value: float) -> str:
-    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if abs(value) >= size:
-            return f"{value / size:.4g} {unit}"
-    return f"{value:.4g} B"
-
-
-def fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    for unit, size in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
-        if abs(seconds) >= size:
-            return f"{seconds / size:.6g} {unit}"
-    return f"{seconds:.3g} s"
+__all__ = ["fmt_bytes", "fmt_count", "fmt_time"]
