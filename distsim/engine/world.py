@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import gc
+from contextlib import contextmanager
 from heapq import heappop
 
 import simpy
@@ -91,7 +93,8 @@ class World:
 
     def run(self) -> dict[int, object]:
         """Run to completion; return each rank's result. Raise if anything is left hanging."""
-        run_until_idle(self.env)
+        with _cyclic_gc_paused():
+            run_until_idle(self.env)
         stuck = [rank for rank, proc in self._processes.items() if proc.is_alive]
         if stuck:
             raise DeadlockError(self._deadlock_report(stuck))
@@ -119,6 +122,24 @@ class World:
             listing = ", ".join(f"{n} from {self.ranks[s]} to {self.ranks[d]}" for s, d, n in lost[:8])
             total = sum(n for _, _, n in lost)
             raise SimulationError(f"{total} messages were sent but never received: {listing}")
+
+
+@contextmanager
+def _cyclic_gc_paused():
+    """Pause Python's cyclic garbage collector while events run.
+
+    Per message the engine allocates only acyclic objects (events, heap entries),
+    which reference counting frees at once; the collector would still walk the young
+    generation every ~700 allocations, about 5% of a run's time. The few cycles a run
+    creates (ranks <-> world, about 50 objects per rank) are collected afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def run_until_idle(env: simpy.Environment) -> None:
