@@ -168,7 +168,10 @@ def endpoint(world, rank: int):
         The send is eager and buffered: it returns at once, and the tensor is copied
         (when it has data), so the sender may go on changing its buffer.
         """
-        channel = outgoing.get(dst) or open_channel(rank, dst)
+        try:
+            channel = outgoing[dst]
+        except KeyError:
+            channel = open_channel(rank, dst)
         first, last, middle, bandwidth, latency, arrivals, waiters, on_network = channel
         now = env._now
         if copies:
@@ -180,8 +183,9 @@ def endpoint(world, rank: int):
         else:
             event = Decided(env, tensor)
             arrivals.append(event)
-        code = phase_codes.get(phase)
-        if code is None:
+        try:
+            code = phase_codes[phase]
+        except KeyError:
             code = phase_codes[phase] = world.trace.code(phases, phase)
         nbytes = tensor.size * bytes_per_element
         if not on_network:  # same node: a local copy, there at once
@@ -208,7 +212,10 @@ def endpoint(world, rank: int):
         if src < 0:
             return None
         # recv(src), inlined: a Python call costs ~5% of a whole message here.
-        channel = incoming.get(src) or open_channel(src, rank)
+        try:
+            channel = incoming[src]
+        except KeyError:
+            channel = open_channel(src, rank)
         if channel[5]:
             return channel[5].pop(0)
         event = Event(env)
