@@ -1,7 +1,7 @@
 """The SimPy world strategies run in: ranks, links, the context each rank sees, tensors."""
 
 from distsim.engine.context import Context
-from distsim.engine.tensor import Phantom, Tensor, split, zeros_like
+from distsim.engine.tensor import Phantom, Tensor, join, split, zeros_like
 from distsim.engine.world import Device, World
 
-__all__ = ["Context", "Device", "Phantom", "Tensor", "World", "split", "zeros_like"]
+__all__ = ["Context", "Device", "Phantom", "Tensor", "World", "join", "split", "zeros_like"]

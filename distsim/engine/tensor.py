@@ -16,10 +16,10 @@ import numpy as np
 class Phantom(list):
     """A tensor with a size and no data. Arithmetic and slicing keep the size; nothing is stored.
 
-    It is an (always empty) list so that the two operations a collective performs
-    once per message run in C: ``chunk += incoming`` is ``list.__iadd__`` of two
-    empty lists (returns ``chunk`` itself) and ``chunk[:] = incoming`` is an empty
-    slice assignment. A Python-level ``__iadd__`` would add a function call to every
+    It is an (always empty) list so that the operations a collective performs once
+    per message run in C: ``chunk += incoming`` is ``list.__iadd__`` of two empty
+    lists (it returns ``chunk`` itself), and ``chunk[:] = incoming`` is an empty slice
+    assignment. A Python-level ``__iadd__`` would add a function call to every
     message of a two-million-message ring.
     """
 
@@ -63,3 +63,10 @@ def split(tensor: Tensor, parts: int) -> list[Tensor]:
 
 def zeros_like(tensor: Tensor) -> Tensor:
     return np.zeros_like(tensor) if isinstance(tensor, np.ndarray) else Phantom(tensor.size)
+
+
+def join(chunks: list[Tensor]) -> Tensor:
+    """The tensor made of ``chunks`` end to end (the inverse of :func:`split`)."""
+    if isinstance(chunks[0], np.ndarray):
+        return np.concatenate(chunks)
+    return Phantom(sum(chunk.size for chunk in chunks))

@@ -8,7 +8,7 @@ one element when n does not divide p) and only ever talks to its ring neighbours
 
 from __future__ import annotations
 
-from distsim.engine import split
+from distsim.engine import join, split
 from distsim.strategies.base import Strategy
 
 REDUCE_SCATTER, ALL_GATHER = "reduce_scatter", "all_gather"
@@ -25,7 +25,7 @@ class RingAllReduce(Strategy):
     def worker(self, ctx, gradient, n):
         rank, sendrecv, timed = ctx.rank, ctx.sendrecv, self.timed_reductions
         right, left = (rank + 1) % n, (rank - 1) % n
-        chunks = split(gradient, n)  # views into `gradient`: updating a chunk updates it
+        chunks = split(gradient, n)
         ctx.allocate(gradient.size * ctx.bytes_per_element, "gradient")
 
         # Reduce-scatter: at step s, pass chunk (rank - s) on and add the incoming
@@ -36,10 +36,9 @@ class RingAllReduce(Strategy):
             if timed:
                 yield ctx.compute("reduce", chunks[into].size)
 
-        # All-gather: pass the fully reduced chunks around the ring, overwriting ours.
+        # All-gather: pass the fully reduced chunks around the ring, replacing ours.
         for step in range(n - 1):
             out, into = (rank + 1 - step) % n, (rank - step) % n
-            chunks[into][:] = yield sendrecv(right, chunks[out], left, ALL_GATHER, step)
+            chunks[into] = yield sendrecv(right, chunks[out], left, ALL_GATHER, step)
 
-        gradient /= n  # the sum becomes the mean
-        return gradient
+        return join(chunks) / n  # the sum becomes the mean
