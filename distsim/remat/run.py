@@ -1,0 +1,80 @@
+"""The rematerialization family's three hooks for ``api.FAMILIES``: fits, simulate, analyze.
+
+A schedule strategy writes its schedule for the scenario's chain; the SimPy
+executor times it (the trace is where every count comes from); the numpy
+executor runs the same schedule on a real MLP and its gradients must equal
+plain backpropagation's, or the run fails (VerificationError, exit 3).
+"""
+
+from __future__ import annotations
+
+import time
+
+from distsim.analysis.remat import RematInputs, reconcile_remat
+from distsim.errors import VerificationError
+from distsim.remat.chain import Chain, chain_problems
+from distsim.remat.numpy_exec import MLP, execute, reference_gradients
+from distsim.remat.schedule import Schedule
+from distsim.remat.simpy_exec import simulate
+from distsim.runner import RunResult
+
+AUTO_VERIFY_OPS = 250_000  # schedules up to this many ops are run on real numbers by default
+
+
+def fits_rematerialization(scenario, cls, spec, where) -> list:
+    """Located problems: the chain is not described, or the schedule's parameters do not suit it."""
+    problems = chain_problems(scenario, where, spec.kind)
+    if problems:
+        return problems
+    strategy = cls(cls.Params.model_validate(spec.params))
+    chain = Chain.of(scenario)
+    return [where.problem(spec.origin + (name,), message) for name, message in strategy.problems(chain)]
+
+
+def run_rematerialization(scenario, strategy, where=None, verify: bool | None = None) -> RunResult:
+    """Simulate one training step of ``strategy``'s schedule on one worker; check its gradients on real numbers."""
+    started = time.perf_counter()
+    chain = Chain.of(scenario)
+    schedule = strategy.schedule(chain)
+    trace = simulate(schedule, chain, scenario.cluster.gpu.flops)
+    if verify is None:
+        verify = scenario.run.verify_payload if scenario.run.verify_payload is not None else len(schedule) <= AUTO_VERIFY_OPS
+    if verify:
+        check_gradients(schedule, scenario.run.seed)
+    trace.meta.update(
+        strategy=strategy.name, layers=chain.layers, seed=scenario.run.seed, verified=verify,
+        schedule=schedule.summary, schedule_params=schedule.params, input_load=schedule.input_load,
+    )
+    peak = {"w0": int(trace.ops["memory_in_use"].max()) if len(trace.ops) else chain.sizes[0]}
+    return RunResult(scenario, strategy, trace, verify, time.perf_counter() - started, peak)
+
+
+def check_gradients(schedule: Schedule, seed: int) -> None:
+    """The schedule, followed literally on a real tanh MLP, must give plain backpropagation's gradients."""
+    mlp = MLP(schedule.layers, seed=seed)
+    got, want = execute(schedule, mlp), reference_gradients(mlp)
+    if not got.allclose(want):
+        raise VerificationError(
+            f"gradient check failed: the schedule's gradients differ from plain backpropagation's "
+            f"(largest difference {got.largest_difference(want):.3g})"
+        )
+
+
+def analyze_rematerialization(result: RunResult, scenario, strategy):
+    return reconcile_remat(result.trace, remat_inputs(scenario, result.trace.meta))
+
+
+def remat_inputs(scenario, meta: dict) -> RematInputs:
+    """The numbers the closed forms may use: the chain and the parameters the schedule resolved."""
+    chain = Chain.of(scenario)
+    params = dict(meta.get("schedule_params", {}), input_load=meta.get("input_load", False))
+    return RematInputs(
+        kind=meta["strategy"],
+        sizes=chain.sizes,
+        fwd_s=chain.fwd_s,
+        bwd_s=chain.bwd_s,
+        load_mem=chain.memory.load_time,
+        load_disk=chain.disk.load_time,
+        store_mem_s=chain.memory.store_time(chain.sizes[0]),
+        params=params,
+    )
