@@ -23,7 +23,7 @@ from distsim.scenario.source import Locations
 
 # What each pydantic error type expected, in the user's words; ``{name}`` fields come
 # from the error's context. Types not listed fall back to pydantic's own sentence.
-MAPPING = "a mapping (key: value lines, or {key: value})"
+MAPPING = "a mapping (key: value lines, or {{key: value}})"
 LIST = "a list ([a, b], or lines starting with '- ')"
 EXPECTED = {
     "int_type": "a whole number", "int_parsing": "a whole number", "int_from_float": "a whole number",
@@ -103,7 +103,7 @@ def problems_from_validation(
     return [where.problem(e["path"], _message(e), at_key=e["kind"] in AT_KEY) for e in entries]
 
 
-AT_KEY = ("missing", "extra_forbidden", "invalid_key")  # located at the key, not at a value
+AT_KEY = ("missing", "extra_forbidden", "bad_key")  # located at the key, not at a value
 
 
 def _message(entry: dict) -> str:
@@ -146,7 +146,7 @@ def _explain(error: dict, model: type[BaseModel], loc: tuple) -> tuple[str, str 
         listing = f"; allowed here: {', '.join(allowed)}" if allowed and not hint else ""
         return kind, None, f"unknown key {error['loc'][-1]!r}{hint}{listing}"
     if "[key]" in error["loc"]:
-        return "invalid_key", None, f"expected a key of {EXPECTED.get(kind, 'another kind')}, found {describe(found)}"
+        return "bad_key", None, f"expected a key of {EXPECTED.get(kind, 'another kind')}, found {describe(found)}"
     if kind in OWN_MESSAGE:
         message = str(error["msg"]).removeprefix(OWN_MESSAGE[kind])
         if _is_scalar(found) and repr(found) not in message and describe(found) not in message:
@@ -169,7 +169,8 @@ def _expected_from_pydantic(msg: str) -> str:
     for lead in ("Input should be ", "Input should have ", "Value should have ", "Input must be "):
         if first.startswith(lead):
             return first.removeprefix(lead)
-    return f"valid input ({first[:1].lower()}{first[1:]})"
+    keep_case = first[1:2].isupper()  # 'JSON ...', 'UUID ...'
+    return f"valid input ({first if keep_case else first[:1].lower() + first[1:]})"
 
 
 def _choice_hint(kind: str, expected: list[str], found: object) -> str:
