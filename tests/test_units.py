@@ -175,6 +175,14 @@ def test_repr_of_a_float_reads_back_in_every_kind(value):
         assert parse_quantity(repr(value), kind) == value
 
 
+@pytest.mark.parametrize("value", [1.5e308, -1.7976931348623157e308, 5e-324, -0.0])
+def test_extreme_doubles_round_trip(value):
+    for kind in UNITS:
+        for unit in [None, *accepted_units(kind)]:
+            text = format_quantity(value, kind, unit)
+            assert parse_quantity(text, kind) == value and math.copysign(1, parse_quantity(text, kind)) == math.copysign(1, value)
+
+
 def test_friendly_formats():
     assert format_quantity(80 * 2**30, "bytes") == "80 GiB"
     assert format_quantity(5e-6, "time") == "5 us"

@@ -138,7 +138,7 @@ def parse_count(value: object) -> int:
 
 
 def format_quantity(value: float, kind: str, unit: str | None = None) -> str:
-    """``value`` (base units) written in ``unit``, exactly: ``parse_quantity`` reads it back bit for bit.
+    """``value`` (base units) written in ``unit`` with the fewest digits that read back bit for bit.
 
     Without a unit, the spelling that gives the shortest text is chosen (``80 GiB``
     rather than ``85899345920 B``), preferring the base unit on ties.
@@ -148,12 +148,29 @@ def format_quantity(value: float, kind: str, unit: str | None = None) -> str:
     if unit is None:
         candidates = [BASE_UNIT[kind]] + [u for u in accepted_units(kind) if _is_canonical(u, kind)]
         return min((format_quantity(value, kind, u) for u in candidates), key=len)
-    exact = Decimal(value)  # the double's exact decimal value
+    if value == 0:
+        return _with_unit("-0" if math.copysign(1, value) < 0 else "0", unit)
     with localcontext() as ctx:
-        ctx.prec = 1000  # enough for any double divided by any factor (at most 2**50 or 1e-12)
-        number = exact / UNITS[kind][unit]
-    text = _plain(number)
-    return f"{text} {unit}" if unit else text
+        ctx.prec = 1000  # exact for any double divided by a power of 10 or 2 (up to 2**50)
+        exact = Decimal(value) / UNITS[kind][unit]
+    for digits in range(1, 18):  # 17 significant digits always suffice (as for repr)
+        with localcontext() as ctx:
+            ctx.prec = digits
+            text = _with_unit(_plain(+exact), unit)
+        if _reads_back(text, kind, value):
+            return text
+    return _with_unit(_plain(exact), unit)
+
+
+def _reads_back(text: str, kind: str, value: float) -> bool:
+    try:
+        return parse_quantity(text, kind) == value
+    except ValueError:  # rounded up past the largest double
+        return False
+
+
+def _with_unit(number: str, unit: str) -> str:
+    return f"{number} {unit}" if unit else number
 
 
 def _plain(number: Decimal) -> str:
