@@ -245,6 +245,9 @@ def reconcile_remat(trace: Trace, x: RematInputs) -> Reconciliation:
         slots = Formula(min(x.params["slots"], L + 1), "s (the slots)", REVOLVE)
         checks.append(_at_most("checkpoints held at once", slots, sim["checkpoints_held_max"]))
     checks += _peak(form, x, sim, expected, notes)
+    if x.params.get("budget") is not None:  # whatever the sizes, the plan must fit the budget it was given
+        budget = Formula(int(x.params["budget"]), "the budget", "the scenario")
+        checks.append(_at_most("peak activation bytes within the budget", budget, sim["peak_activation_bytes"]))
     time = _backward_time(form, x)
     if time is not None:
         checks.append(_close("backward time", time, sim["backward_time_s"]))

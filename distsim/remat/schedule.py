@@ -231,3 +231,13 @@ class Builder:
         self.residency.finish()
         cut = len(self.ops) if self.boundary is None else self.boundary
         return Schedule(self.layers, tuple(self.ops[:cut]), tuple(self.ops[cut:]), summary, params, self.input_load)
+
+
+def peak_bytes(schedule: Schedule, sizes: tuple[int, ...]) -> int:
+    """Peak device bytes of a schedule, counted op by op without simulating (ops run one at a time)."""
+    residency = Residency(schedule.layers, sizes, schedule.input_load)
+    peak = residency.device_bytes
+    for position, op in enumerate(schedule.ops):
+        residency.apply(op, position)
+        peak = max(peak, residency.device_bytes)
+    return peak

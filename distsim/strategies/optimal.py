@@ -14,8 +14,8 @@ forward pass, and bwd L runs at once on the a_L it leaves at hand.
 
 ``slots`` counts checkpoints (Revolve's snapshots); the activation at hand and
 the one a forward step is writing come on top, so the peak is at most slots + 2
-activations. A ``budget`` in bytes picks the most slots whose simulated-free
-peak (counted op by op with :class:`~distsim.remat.Residency`) fits.
+activations. A ``budget`` in bytes picks the most slots whose
+peak (counted op by op, :func:`~distsim.remat.peak_bytes`) fits.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from math import comb
 
 from pydantic import Field, model_validator
 
-from distsim.remat import Builder, Residency, Schedule
+from distsim.remat import Builder, Schedule, peak_bytes
 from distsim.scenario.model import Bytes
 from distsim.strategies.remat import RematParams, RematStrategy, indices, sqrt_default
 
@@ -93,16 +93,6 @@ def plan(layers: int, slots: int, input_load: bool = False) -> Schedule:
         f"the forward pass stores {indices(forward_checkpoints)}",
         slots=slots,
     )
-
-
-def peak_bytes(schedule: Schedule, sizes: tuple[int, ...]) -> int:
-    """Peak device bytes of a schedule, counted op by op (no simulation needed: ops are serial)."""
-    residency = Residency(schedule.layers, sizes, schedule.input_load)
-    peak = residency.device_bytes
-    for position, op in enumerate(schedule.ops):
-        residency.apply(op, position)
-        peak = max(peak, residency.device_bytes)
-    return peak
 
 
 class Optimal(RematStrategy):

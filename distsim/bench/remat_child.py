@@ -1,0 +1,67 @@
+"""One rematerialization measurement, in its own process: ``python -m distsim.bench.remat_child KIND L``.
+
+KIND is a schedule (planned with its default parameters and simulated, the run
+must reconcile) or ``plan_optimal`` (the binomial planner alone, 30 slots).
+Prints one JSON line: wall time, ops, recomputations, the plan, and the
+process's peak resident memory (which includes the interpreter and numpy).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+
+from distsim.bench.remat import PLANNER_SLOTS
+
+
+def _scenario(kind: str, layers: int, extra: str = ""):
+    import distsim
+
+    return distsim.loads(
+        "cluster: {workers: 1, memory: {load_latency: 10 ns}, disk: {load_latency: 50 ns}}\n"
+        f"model: {{layers: {layers}, layer: {{fwd_time: 20 ns, bwd_time: 40 ns, activation: 4 MiB}}}}\n"
+        f"strategy: {{kind: {kind}{extra}}}\nrun: {{verify_payload: false}}\n",
+        "<bench>",
+    )
+
+
+def simulate(kind: str, layers: int) -> dict:
+    """Plan and simulate one step of ``kind`` (default parameters); the run must reconcile."""
+    import distsim
+
+    scenario, where = _scenario(kind, layers)
+    start = time.perf_counter()
+    (outcome,) = distsim.run(scenario, where)
+    wall = time.perf_counter() - start
+    assert outcome.ok, f"benchmark run of {kind} does not reconcile"
+    sim = outcome.reconciliation.simulated
+    return {"wall_s": wall, "ops": len(outcome.trace.ops), "fwd_ops": sim["fwd_ops"],
+            "plan": outcome.trace.meta["schedule"]}
+
+
+def plan(layers: int, slots: int = PLANNER_SLOTS) -> dict:
+    """Only the binomial planner: the schedule for ``layers`` layers and ``slots`` checkpoints."""
+    from distsim.remat.chain import Chain
+    from distsim.strategies.optimal import Optimal, forward_steps
+
+    scenario, _ = _scenario("optimal", layers, f", slots: {slots}")
+    chain = Chain.of(scenario)
+    forward_steps.cache_clear()
+    start = time.perf_counter()
+    schedule = Optimal(Optimal.Params(slots=slots)).schedule(chain)
+    wall = time.perf_counter() - start
+    return {"wall_s": wall, "ops": len(schedule), "fwd_ops": sum(op.kind == "fwd" for op in schedule.backward),
+            "plan": schedule.summary}
+
+
+def main() -> None:
+    kind, layers = sys.argv[1], int(sys.argv[2])
+    row = plan(layers) if kind == "plan_optimal" else simulate(kind, layers)
+    row.update(kind=kind, layers=layers, peak_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    print(json.dumps(row))
+
+
+if __name__ == "__main__":
+    main()
