@@ -172,6 +172,8 @@ def optimal(x: RematInputs) -> Form:
     # The states a_0..a_L are n = L+1 steps of Revolve; its first sweep (L steps) is the forward pass.
     uniform = len(set(x.fwd_s[1:])) <= 1 and len(set(x.sizes)) == 1
     notes = [] if uniform else ["the time check needs one cost per layer: per-layer reruns of a binomial plan have no closed form"]
+    if x.store_mem_s:
+        notes.append("the time check needs a free store: the binomial plan stores checkpoints in the backward pass")
     return Form(
         fwd=Formula(revolve_steps(L + 1, s) - L, "t(L+1, s) - L, t(n, s) = r n - C(s+r, s+1)", REVOLVE),
         loadmem=Formula(L - 1 + il, "L - 1: one restore before every backward step but the first" + (" + 1 (a_0)" if il else ""), DERIVED),
@@ -293,9 +295,7 @@ def _backward_time(form: Form, x: RematInputs) -> Formula | None:
         value = (sum(n * x.fwd_s[j] for j, n in form.reruns.items()) + sum(n * x.load_mem(x.sizes[i]) for i, n in form.loads.items())
                  + sum(n * x.load_disk(x.sizes[i]) for i, n in form.disk_loads.items()) + bwd)
         return Formula(value, "fwd ops x t_fwd + loadmem x t_loadmem + loaddisk x t_loaddisk + L x t_bwd", EXAM)
-    if form.notes or x.store_mem_s:
-        if x.store_mem_s:
-            form.notes.append("the time check needs a free store: the binomial plan stores checkpoints in the backward pass")
+    if form.notes:  # why there is no closed form for this run's time
         return None
     value = form.fwd.value * x.fwd_s[1] + form.loadmem.value * x.load_mem(x.sizes[0]) + bwd
     return Formula(value, "fwd ops x t_fwd + loadmem x t_loadmem + L x t_bwd", f"{REVOLVE}; {EXAM}")

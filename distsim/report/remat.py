@@ -22,7 +22,7 @@ def remat_dict(outcome) -> dict:
         "schedule": result.kind,
         "family": "rematerialization",
         "layers": layers,
-        "params": {k: _plain(v) for k, v in meta.get("schedule_params", {}).items()},
+        "params": dict(meta.get("schedule_params", {})),
         "input_load": meta.get("input_load", False),
         "plan": meta.get("schedule", ""),
         **{key: sim[key] for key in COUNTS},
@@ -33,9 +33,9 @@ def remat_dict(outcome) -> dict:
         "break_even_loaddisk_s": (sim["backward_time_s"] - sim["bwd_compute_s"]) / layers,
         "peak_activation_bytes": sim["peak_activation_bytes"],
         "disk_peak_bytes": sim["disk_peak_bytes"],
-        "expected": {k: _plain(v) for k, v in rec.expected.items()},
+        "expected": dict(rec.expected),
         "checks": [
-            {"name": c.name, "expected": _plain(c.expected), "simulated": _plain(c.simulated), "ok": c.ok,
+            {"name": c.name, "expected": c.expected, "simulated": c.simulated, "ok": c.ok,
              "status": c.status, "formula": c.formula, "source": c.source}
             for c in rec.checks
         ],
@@ -44,10 +44,6 @@ def remat_dict(outcome) -> dict:
         "wall_time_s": result.wall_seconds,
         "ok": rec.ok,
     }
-
-
-def _plain(value):
-    return int(value) if isinstance(value, float) and value.is_integer() and abs(value) < 2**53 and value != 0.0 and value > 1 else value
 
 
 def remat_text(outcome) -> str:
