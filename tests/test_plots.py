@@ -297,3 +297,39 @@ def test_csv_row_inputs_round_trip(sweep_rows, tmp_path):
     from distsim.report.scaling import read_sweep_csv
 
     assert read_sweep_csv(path) == sweep_rows
+
+
+def test_tradeoff_draws_the_rematerialization_plot_of_a_layer_chain(tmp_path):
+    from distsim.report.plots import has_tradeoff
+
+    if not has_tradeoff():
+        pytest.skip("the rematerialization feature (issue 3) is not in this tree")
+    scenario = tmp_path / "chain.yaml"
+    scenario.write_text("cluster: {workers: 1, gpu: {memory: 80 GiB}}\nmodel: {layers: 6, layer: {fwd_time: 1 ms, bwd_time: 2 ms, "
+                        "activation: 1 MiB}}\nstrategy: {kind: store_all}\n")
+    result = CliRunner().invoke(cli, ["plot", str(scenario), "--kind", "tradeoff", "-o", str(tmp_path / "t.png")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "t.png").read_bytes().startswith(PNG_MAGIC)
+    result = CliRunner().invoke(cli, ["plot", str(_scenario(tmp_path)), "--kind", "tradeoff", "-o", str(tmp_path / "u.png")],
+                                standalone_mode=False)
+    assert "needs a layer chain" in str(result.exception) and not (tmp_path / "u.png").exists()
+
+
+def test_ops_without_messages_fill_the_rank_row_in_their_own_styles():
+    from distsim.report.style import op_style
+
+    import distsim
+
+    text = ("cluster: {workers: 1, gpu: {memory: 80 GiB}}\nmodel: {layers: 4, layer: {fwd_time: 1 ms, bwd_time: 2 ms, "
+            "activation: 1 MiB}}\nstrategy: {kind: store_all}\n")
+    try:
+        (outcome,) = distsim.run(*distsim.loads(text, "chain.yaml"))
+    except distsim.ScenarioError:
+        pytest.skip("the rematerialization feature (issue 3) is not in this tree")
+    trace = outcome.trace
+    fig = timeline_figure([("chain", trace)])
+    boxes = [path.vertices for c in _collections(fig) for path in c.get_paths()]
+    assert len(boxes) == len(trace.ops) and not len(trace.messages)
+    assert all(box[:, 1].min() == -0.4 and box[:, 1].max() == 0.4 for box in boxes)
+    assert op_style("fwd")[0] != op_style("bwd")[0]
+    assert op_style("loadmem")[1] and op_style("storedisk")[1] and op_style("fwd")[1] is None

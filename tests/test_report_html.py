@@ -198,3 +198,20 @@ def test_cli_report_of_a_bad_scenario_writes_nothing(tmp_path):
     result = CliRunner().invoke(cli, ["report", str(bad), "-o", str(tmp_path / "r.html")], standalone_mode=False)
     assert getattr(result.exception, "exit_code", None) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]
+
+
+def test_a_rematerialization_report_has_timelines_and_the_trade_off(tmp_path):
+    from distsim.report.plots import has_tradeoff
+
+    chain = tmp_path / "chain.yaml"
+    chain.write_text("cluster: {workers: 1, gpu: {memory: 80 GiB}}\nmodel: {layers: 6, layer: {fwd_time: 1 ms, "
+                     "bwd_time: 2 ms, activation: 1 MiB}}\nstrategy:\n  - {kind: store_all}\n  - {kind: checkpoint_every_k, k: 2}\n")
+    if not has_tradeoff():
+        pytest.skip("the rematerialization feature (issue 3) is not in this tree")
+    result = CliRunner().invoke(cli, ["report", str(chain), "-o", str(tmp_path / "chain.html")])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "chain.html").read_text()
+    assert "<h2>Memory vs time</h2>" in text
+    page = rendered(tmp_path / "chain.html", tmp_path)
+    assert page.body["data-images"] == page.body["data-images-decoded"] == "3"  # two timelines, one trade-off
+    assert page.body["data-tables"] == "2"

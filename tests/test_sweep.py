@@ -267,3 +267,51 @@ def test_cli_exit_code_3_when_a_point_cannot_finish(tmp_path):
     result = CliRunner().invoke(cli, ["sweep", str(path), "-o", str(tmp_path / "r.csv"), "-j", "1"], standalone_mode=False)
     assert result.return_value == 3
     assert "1 could not finish" in result.output and "out of memory" in result.output
+
+
+# -- progress ------------------------------------------------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_draws_a_bar_on_a_terminal_and_nothing_in_a_pipe():
+    from distsim.cli.progress import Progress
+
+    screen, pipe = Terminal(), io.StringIO()
+    for stream in (screen, pipe):
+        with Progress("sweep", stream=stream) as progress:
+            for done in range(1, 5):
+                progress(done, 4)
+    assert "sweep" in screen.getvalue() and "4/4" in screen.getvalue()
+    assert pipe.getvalue() == ""
+
+
+# -- the benchmark's sweep (its timings live in `distsim bench --suite sweep`, not here) -------------------------
+
+
+def test_the_benchmark_sweep_has_100_valid_points():
+    from distsim.bench.sweep import scenario_text
+
+    scenario, where = distsim.loads(scenario_text(100), "<bench>")
+    points = expand(scenario, where)
+    assert len(points) == 100 and len({p.key for p in points}) == 100
+
+
+def test_the_benchmark_row_is_ratios_of_medians():
+    from distsim.bench.sweep import _row, sweep_table
+
+    runs = {
+        "serial": [{"wall_s": w, "csv_sha256": "a", "ok": True} for w in (4.0, 5.0, 6.0)],
+        "local": [{"wall_s": w, "csv_sha256": "a", "ok": True} for w in (2.0, 2.5, 4.0)],
+        "dask": [{"wall_s": w, "csv_sha256": "a", "ok": True, "cluster_start_s": 1.0} for w in (3.0, 3.5, 9.0)],
+    }
+    row = _row(100, runs)
+    assert row["speedup_2_over_1"] == 5.0 / 2.5
+    assert row["dask_overhead_per_point_s"] == pytest.approx((3.5 - 2.5) / 100)
+    assert row["identical_csv"] and row["all_ok"]
+    assert "speed-up 2.00x" in sweep_table([row])
+    runs["dask"][0]["csv_sha256"] = "b"
+    assert not _row(100, runs)["identical_csv"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -43,9 +44,10 @@ def plot(result: Path, kind: str, output: Path) -> int:
         wanted = " or ".join(WHAT[s] for s in ACCEPTS[kind])
         raise InputError(f"{result}: --kind {kind} needs {wanted}, not {WHAT[source]}")
     if kind == "tradeoff":
-        module = plots.tradeoff_module()
-        figure = module.tradeoff_figure(read_result(result).outcomes)
-    elif kind == "scaling":
+        tradeoff_plot(result, output)
+        click.echo(f"wrote {output}")
+        return 0
+    if kind == "scaling":
         figure = plots.scaling_figure(_sweep_rows(result, source), title=result.stem)
     else:
         runs = read_result(result).traces
@@ -62,3 +64,20 @@ def _sweep_rows(path: Path, source: str) -> list[dict]:
 
     with Progress("sweep") as progress:
         return run_sweep(path, progress=progress).rows
+
+
+def tradeoff_plot(scenario: Path, output: Path) -> Path:
+    """The rematerialization feature's trade-off plot (peak memory against backward time, every
+    schedule at every setting, each a simulated run) of SCENARIO's layer chain, written to ``output``."""
+    from distsim import api
+    from distsim.report import plots
+
+    module = plots.tradeoff_module()
+    from distsim.remat.tradeoff import sweep_parameters
+
+    loaded, _ = api.load(scenario)
+    if loaded.model.layers is None and not getattr(loaded.model, "per_layer", None):
+        raise InputError(f"{scenario}: --kind tradeoff needs a layer chain (model: layers and layer, or per_layer)")
+    progress = (lambda text: click.echo(text, err=True)) if sys.stderr.isatty() else None
+    points = sweep_parameters(loaded, progress)
+    return module.plot_tradeoff(points, output, f"{scenario.name}: memory against time")

@@ -52,7 +52,7 @@ def report(source: Path, output: Path) -> int:
             page, code = html.sweep_report(source.name, rows, list(scenario.sweep), text), _sweep_code(rows)
         else:
             outcomes = api.run(scenario, where, on_progress=step_message)
-            page = html.run_report(source.name, text, outcomes)
+            page = html.run_report(source.name, text, outcomes, _tradeoff(source, outcomes))
             code = EXIT_OK if all(o.ok for o in outcomes) else EXIT_CHECK_FAILED
     write_text(output, page)
     click.echo(f"wrote {output}")
@@ -68,3 +68,21 @@ def _sweep_code(rows: list[dict]) -> int:
     if any(r["error"] for r in rows):
         return EXIT_SIMULATION
     return EXIT_OK if all(r["ok"] == "true" for r in rows) else EXIT_CHECK_FAILED
+
+
+def _tradeoff(source: Path, outcomes) -> tuple:
+    """The rematerialization trade-off figure, for a run of rematerialization schedules (when that feature exists)."""
+    from distsim.report import plots
+    from distsim.report.html import Figure
+
+    if not any(o.family == "rematerialization" for o in outcomes) or not plots.has_tradeoff():
+        return ()
+    import tempfile
+
+    from distsim.cli.plot import tradeoff_plot
+
+    with tempfile.TemporaryDirectory(prefix="distsim-report-") as tmp:
+        png = tradeoff_plot(source, Path(tmp) / "tradeoff.png").read_bytes()
+    caption = ("Peak activation memory against backward time for every rematerialization schedule at every setting "
+               "(each a simulated run); the black staircase is the Pareto frontier.")
+    return (Figure("Memory vs time", caption, png),)

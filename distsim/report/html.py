@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.metadata
 from dataclasses import dataclass
 from html import escape
 
-from distsim import __version__
 from distsim.analysis.links import link_loads
 from distsim.errors import InputError
 from distsim.fmt import fmt_bytes, fmt_count, fmt_time
@@ -67,11 +67,14 @@ class Figure:
     png: bytes
 
 
-def run_report(name: str, scenario_text: str, outcomes) -> str:
-    """The report of one scenario's run: a section per strategy (outcomes from ``distsim.run``)."""
+def run_report(name: str, scenario_text: str, outcomes, extra: tuple[Figure, ...] = ()) -> str:
+    """The report of one scenario's run: a section per strategy (outcomes from ``distsim.run``),
+    then ``extra`` figures (such as the rematerialization trade-off, which the caller computes)."""
     sections = [_section("scenario", "Scenario", f"<p>From <code>{escape(name)}</code>, as written:</p>{_pre(scenario_text)}")]
     for outcome in outcomes:
         sections.append(_section(f"run-{outcome.result.kind}", outcome.result.kind, _run_body(outcome)))
+    for index, figure in enumerate(extra):
+        sections.append(_section(f"figure-{index}", figure.title, _figure(figure)))
     return _page(f"distsim report: {name}", sections)
 
 
@@ -117,9 +120,6 @@ def _run_body(outcome) -> str:
     if len(trace.messages):
         figures.append(Figure("Links", "Left: fraction of each moment the busiest links spent transmitting. "
                               "Right: bytes carried per link; the bottleneck in vermillion.", plots.png_bytes(plots.links_figure(runs))))
-    if outcome.family == "rematerialization" and plots.has_tradeoff():
-        figures.append(Figure("Memory vs time", "The rematerialization trade-off.",
-                              plots.png_bytes(plots.tradeoff_module().tradeoff_figure([outcome]))))
     parts += [_figure(f) for f in figures]
     return "\n".join(parts)
 
@@ -235,6 +235,14 @@ def _pre(text: str) -> str:
     return f"<pre>{escape(text)}</pre>"
 
 
+def _version() -> str:
+    """distsim's version, read from the installed metadata (the report layer does not import the package root)."""
+    try:
+        return importlib.metadata.version("distsim")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
 def _page(title: str, sections: list[tuple[str, str, str]]) -> str:
     digest = base64.b64encode(hashlib.sha256(RENDER_CHECK.encode()).digest()).decode()
     policy = f"default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'sha256-{digest}'"
@@ -245,7 +253,7 @@ def _page(title: str, sections: list[tuple[str, str, str]]) -> str:
         f"<meta http-equiv=\"Content-Security-Policy\" content=\"{policy}\">\n"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
         f"<title>{escape(title)}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n"
-        f"<header><h1>{escape(title)}</h1><p class=\"meta\">distsim {escape(__version__)}: simulated counts and times, "
+        f"<header><h1>{escape(title)}</h1><p class=\"meta\">distsim {escape(_version())}: simulated counts and times, "
         "each checked against its closed form.</p></header>\n"
         f"<nav><ul>{toc}</ul></nav>\n{body}\n<script>{RENDER_CHECK}</script>\n</body>\n</html>\n"
     )

@@ -17,7 +17,7 @@ from distsim.report.timeline import timeline_figure
 
 KINDS = ("timeline", "links", "scaling", "tradeoff")
 TRACE_KINDS = ("timeline", "links")  # drawn from one run's trace(s)
-TRADEOFF_MODULE = "distsim.report.tradeoff"
+TRADEOFF_MODULE = "distsim.report.tradeoff"  # the rematerialization feature's plot (issue 3)
 
 __all__ = ["KINDS", "TRACE_KINDS", "bottleneck_sentence", "check_format", "has_tradeoff", "links_figure", "png_bytes",
            "read_sweep_csv", "save", "scaling_figure", "timeline_figure", "tradeoff_module"]

@@ -28,9 +28,18 @@ PHASE_COLOURS = {
     "exchange": "#CC79A7",  # reddish purple
 }
 SPARE_COLOURS = ["#56B4E9", "#F0E442", "#000000", "#999999"]
-COMPUTE_COLOUR = "#6E6E6E"
-MEMORY_COLOUR = "#8C510A"
-MEMORY_OPS = ("load", "store", "offload", "fetch", "evict", "swap_in", "swap_out", "read", "write")
+# Ops on a rank's own device: compute in greys (forward light, backward dark), memory traffic in
+# browns with a hatch, so that they stay apart from the phase colours and in grey-scale print.
+OP_STYLES = {
+    "fwd": ("#BDBDBD", None), "forward": ("#BDBDBD", None), "recompute": ("#969696", None),
+    "bwd": ("#525252", None), "backward": ("#525252", None), "reduce": ("#7F7F7F", None),
+}
+MEMORY_STYLES = (  # (name prefix, colour, hatch)
+    ("load", "#8C510A", "////"), ("fetch", "#8C510A", "////"), ("swap_in", "#8C510A", "////"), ("read", "#8C510A", "////"),
+    ("store", "#BF812D", "\\\\"), ("offload", "#BF812D", "\\\\"), ("swap_out", "#BF812D", "\\\\"),
+    ("write", "#BF812D", "\\\\"), ("free", "#DFC27D", ".."), ("evict", "#DFC27D", ".."),
+)
+SPARE_OP_COLOURS = ("#737373", "#A6A6A6", "#404040", "#D9D9D9")
 BOTTLENECK_COLOUR = "#D55E00"
 OTHER_COLOUR = "#9DB9D3"
 FORMATS = (".png", ".svg")
@@ -56,11 +65,14 @@ def phase_colour(name: str, index: int) -> str:
     return PHASE_COLOURS.get(name, SPARE_COLOURS[index % len(SPARE_COLOURS)])
 
 
-def op_style(name: str) -> tuple[str, str | None]:
-    """(colour, hatch) of an op kind: memory traffic hatched brown, compute plain grey."""
-    if name.startswith(MEMORY_OPS):
-        return MEMORY_COLOUR, "////"
-    return COMPUTE_COLOUR, None
+def op_style(name: str, index: int = 0) -> tuple[str, str | None]:
+    """(colour, hatch) of an op kind: compute plain grey, memory traffic hatched brown."""
+    if name in OP_STYLES:
+        return OP_STYLES[name]
+    for prefix, colour, hatch in MEMORY_STYLES:
+        if name.startswith(prefix):
+            return colour, hatch
+    return SPARE_OP_COLOURS[index % len(SPARE_OP_COLOURS)], None
 
 
 def styled(draw):

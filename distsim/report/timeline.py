@@ -71,7 +71,7 @@ def _panel(ax, title: str, trace: Trace) -> None:
               float(ops.end.max()) if len(ops) else 0.0) or 1.0
     scale, unit = time_unit(end)
     colours = [phase_colour(p, i) for i, p in enumerate(phases)]
-    styles = [op_style(k) for k in kinds]
+    styles = [op_style(k, i) for i, k in enumerate(kinds)]
     spans = len(messages) + len(ops)
     if spans <= BAR_LIMIT:
         _bars(ax, layout, messages, ops, colours, styles, scale)
@@ -90,7 +90,8 @@ def _panel(ax, title: str, trace: Trace) -> None:
     handles = [Patch(facecolor=colours[i], label=p.replace("_", "-") or "message") for i, p in enumerate(phases)]
     handles += [Patch(facecolor=c, hatch=h, edgecolor="white", label=k) for k, (c, h) in zip(kinds, styles)]
     if handles:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, title="rows: ranks, then links")
+        title = "rows: ranks, then links" if layout.rows > layout.ranks else "rows: ranks"
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, title=title)
 
 
 def _rectangles(row: np.ndarray, start: np.ndarray, end: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
@@ -117,7 +118,8 @@ def _bars(ax, layout: Layout, messages: Spans, ops: Spans, colours, styles, scal
         pick = ops.category == code
         if pick.any():
             n = int(pick.sum())
-            verts = _rectangles(ops.row[pick], ops.start[pick] / scale, ops.end[pick] / scale, np.full(n, 0.0), np.full(n, 0.4))
+            top = 0.0 if len(messages) else -0.4  # without messages, ops take the whole row
+            verts = _rectangles(ops.row[pick], ops.start[pick] / scale, ops.end[pick] / scale, np.full(n, top), np.full(n, 0.4))
             ax.add_collection(PolyCollection(verts, facecolors=colour, edgecolors="white", linewidths=edge, hatch=hatch))
 
 
@@ -129,6 +131,8 @@ def _binned(ax, layout: Layout, messages: Spans, ops: Spans, colours, op_colours
     lower = _painted(busy_grid(ops, layout.rows, max(len(op_colours), 1), edges), op_colours, width)
     whole = (np.arange(layout.rows) >= layout.ranks) | (not len(ops))
     lower[whole] = upper[whole]  # a link row (or a run without ops) is messages only
+    if not len(messages):
+        upper = lower  # a run without messages: ops fill the rank rows
     image = np.empty((2 * layout.rows, BINS, 3))
     image[0::2], image[1::2] = upper, lower
     ax.imshow(image, extent=(0, end / scale, layout.rows - 0.5, -0.5), aspect="auto", interpolation="nearest")
