@@ -22,16 +22,16 @@ from pathlib import Path
 
 from distsim.errors import ScenarioError
 from distsim.scenario.problems import describe
-from distsim.scenario.source import Locations, load_yaml
+from distsim.scenario.source import Locations, load_yaml, read_source
 
 EXTENDS = "extends"
 MAX_CHAIN = 32
 
 
-def resolve_extends(data: dict, where: Locations, chain: tuple[Path, ...] = ()) -> tuple[dict, Locations]:
+def resolve_extends(data: dict, where: Locations, chain: tuple[tuple[Path, str], ...] = ()) -> tuple[dict, Locations]:
     """``data`` merged over the file it extends (and that file over its own base), with merged locations.
 
-    ``chain`` holds the resolved paths of the files already on the way (for cycles).
+    ``chain`` holds (resolved path, path as shown) of the files already on the way, to name a cycle.
     """
     if EXTENDS not in data:
         return data, where
@@ -42,13 +42,14 @@ def resolve_extends(data: dict, where: Locations, chain: tuple[Path, ...] = ()) 
         raise ScenarioError([where.problem(at, f"expected the path of a base scenario file, found {describe(ref)}")])
     shown = _display_path(where.file, ref.strip())
     resolved = Path(shown).resolve()
-    if resolved in chain:
-        names = " -> ".join([*(_short(p) for p in chain[chain.index(resolved):]), _short(resolved)])
+    resolved_chain = [path for path, _ in chain]
+    if resolved in resolved_chain:
+        names = " -> ".join([shown_name for _, shown_name in chain[resolved_chain.index(resolved):]] + [shown])
         raise ScenarioError([where.problem(at, f"extends cycle: {names}")])
     if len(chain) >= MAX_CHAIN:
         raise ScenarioError([where.problem(at, f"more than {MAX_CHAIN} files extend one another")])
     try:
-        raw = Path(shown).read_bytes()
+        raw = read_source(shown)
     except OSError as exc:
         raise ScenarioError([where.problem(at, f"cannot read base scenario {shown!r}: {exc.strerror or exc}")]) from None
     base, base_where = load_yaml(raw, shown)
@@ -56,7 +57,7 @@ def resolve_extends(data: dict, where: Locations, chain: tuple[Path, ...] = ()) 
         base = {}
     if not isinstance(base, dict):
         raise ScenarioError([base_where.problem((), f"a base scenario is a mapping of keys; found {describe(base)}")])
-    base, base_where = resolve_extends(base, base_where, chain + (resolved,))
+    base, base_where = resolve_extends(base, base_where, chain + ((resolved, shown),))
     return merge(base, base_where, data, where)
 
 
@@ -112,9 +113,3 @@ def _display_path(extending: str, ref: str) -> str:
     folder = os.path.dirname(extending) if not extending.startswith("<") else ""
     return os.path.normpath(os.path.join(folder, os.path.expanduser(ref)))
 
-
-def _short(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return str(path)

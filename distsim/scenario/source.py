@@ -15,14 +15,16 @@ problem the reader finds is reported with its line and column.
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import yaml
 
 from distsim.errors import Problem, ScenarioError
 
 MAX_DEPTH = 64
-MAX_NODES = 100_000
+MAX_NODES = 50_000  # values, after alias expansion; a 1,000-layer per_layer list is about 9,000
 MAX_BYTES = 2_000_000
 
 _TAG = "tag:yaml.org,2002:"
@@ -69,6 +71,18 @@ class Locations:
     def problem(self, path: tuple, message: str, at_key: bool = False) -> Problem:
         file, line, column = self.locate(path, at_key)
         return Problem(file, tuple(path), message, line, column)
+
+
+def read_source(path: str | Path) -> bytes:
+    """A scenario file's bytes, at most ``MAX_BYTES + 1`` of them (load_yaml then says it is too large).
+
+    Only regular files are read: ``/dev/zero`` or a FIFO would never end. Raises OSError.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise OSError(errno.EINVAL, "not a regular file" if not path.is_dir() else "is a folder, not a file")
+    with path.open("rb") as stream:
+        return stream.read(MAX_BYTES + 1)
 
 
 def load_yaml(text: str | bytes, file: str) -> tuple[object, Locations]:
@@ -124,20 +138,23 @@ def _line_column(text: str | bytes, offset: int) -> tuple[int, int]:
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader whose composer refuses to nest deeper than MAX_DEPTH (composing recurses)."""
+    """SafeLoader whose composer stops at MAX_DEPTH levels (composing recurses) and MAX_NODES values
+    (composing is slow: a 2 MB list of numbers would take many seconds)."""
 
     def __init__(self, stream):
         super().__init__(stream)
         self._depth = 0
+        self._nodes = 0
 
     def compose_node(self, parent, index):
         self._depth += 1
+        self._nodes += 1
         try:
-            if self._depth > MAX_DEPTH:
+            if self._depth > MAX_DEPTH or self._nodes > MAX_NODES:
                 mark = self.peek_event().start_mark
-                raise yaml.composer.ComposerError(
-                    None, None, f"document is nested too deeply (more than {MAX_DEPTH} levels)", mark
-                )
+                limit = (f"nested too deeply (more than {MAX_DEPTH} levels)" if self._depth > MAX_DEPTH
+                         else f"too large (more than {MAX_NODES:,} values)")
+                raise yaml.composer.ComposerError(None, None, f"document is {limit}", mark)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
