@@ -144,3 +144,21 @@ def test_merge_rules_directly():
     over = {"a": {"y": [3]}, "s": {"kind": "k2"}, "gone": None, "new": {"z": 1}}
     data, where = merge(base, Locations("base"), over, Locations("over"))
     assert data == {"a": {"x": 1, "y": [3]}, "s": {"kind": "k2"}, "new": {"z": 1}}
+
+
+def test_the_guide_example_works_as_documented(tmp_path):
+    """docs/scenarios.md's extends example, taken from the page itself."""
+    guide = (Path(__file__).resolve().parent.parent / "docs" / "scenarios.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in guide.split("```yaml\n")[1:]]
+    files = {b.splitlines()[0].removeprefix("# scenarios/").split(":")[0]: b for b in blocks
+             if b.startswith("# scenarios/")}
+    assert set(files) == {"cluster8.yaml", "ps8_slow.yaml"}
+    for name, text in files.items():
+        write(tmp_path, name, text)
+    scenario, _ = distsim.load(tmp_path / "ps8_slow.yaml")
+    network = scenario.cluster.network
+    assert (network.bandwidth, network.latency, network.topology) == (25e9 / 8, 5e-6, "switch")
+    (spec,) = scenario.strategy
+    assert spec.kind == "parameter_server" and dict(spec.params) == {"server": 0}
+    (outcome,) = distsim.run(scenario)
+    assert outcome.ok and len(outcome.trace.messages) == 14  # worker 0's push and pull are local copies
