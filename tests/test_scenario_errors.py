@@ -232,3 +232,52 @@ def test_every_pydantic_error_type_has_a_clear_message(kind):
         assert "'zzz'" in problem.message, problem.message  # what was found
         assert problem.message.startswith("expected ") or kind in ("value_error", "assertion_error"), problem.message
         assert "Input should" not in problem.message and "Value error" not in problem.message
+
+
+# --- distsim validate ---
+
+def validate(capsys, *args: str) -> tuple[int, str, str]:
+    from distsim.cli.main import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["validate", *args])
+    captured = capsys.readouterr()
+    return exited.value.code, captured.out, captured.err
+
+
+def test_validate_reports_every_file_and_folder(tmp_path, capsys):
+    (tmp_path / "good.yaml").write_text(GOOD)
+    (tmp_path / "bad.yaml").write_text(GOOD.replace("workers: 4", "workers: four").replace("fp32", "fp33"))
+    (tmp_path / "base.yaml").write_text(GOOD.replace("5 us", "5 uss"))
+    (tmp_path / "sub").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / "sub" / f"{name}.yaml").write_text("extends: ../base.yaml\n")
+    code, out, err = validate(capsys, str(tmp_path / "good.yaml"), str(tmp_path / "bad.yaml"), str(tmp_path / "sub"),
+                              str(tmp_path / "missing.yaml"))
+    assert code == 2 and out == ""
+    lines = err.splitlines()
+    assert [line.split(": ")[3] for line in lines] == ["cluster.workers", "model.dtype", "cluster.network.latency",
+                                                       "<top level>"]
+    assert lines[2].startswith(f"distsim: error: {tmp_path / 'base.yaml'}:3:")  # once, though two files extend it
+    assert "cannot read file: No such file or directory" in lines[3]
+
+
+def test_validate_says_how_many_are_valid(tmp_path, capsys):
+    (tmp_path / "a.yaml").write_text(GOOD)
+    (tmp_path / "b.yml").write_text(GOOD)
+    assert validate(capsys, str(tmp_path)) == (0, "2 scenarios valid\n", "")
+
+
+def test_validate_an_empty_folder_is_bad_input(tmp_path, capsys):
+    code, _, err = validate(capsys, str(tmp_path))
+    assert code == 2 and "no scenario files" in err
+
+
+@pytest.mark.parametrize("command", ["validate", "schema", "verify"])
+def test_authoring_commands_explain_themselves(command):
+    from click.testing import CliRunner
+
+    from distsim.cli.main import cli
+
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0 and "Usage: " in result.output and len(result.output.splitlines()) > 5
