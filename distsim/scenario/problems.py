@@ -49,6 +49,7 @@ EXPECTED = {
 }
 # Errors whose own sentence (ours) already says what was expected and found.
 OWN_MESSAGE = {"value_error": "Value error, ", "assertion_error": "Assertion failed, "}
+AT_KEY = ("missing", "extra_forbidden", "bad_key")  # located at the key, not at a value
 
 
 def suggest(word: object, choices: Iterable) -> str:
@@ -103,9 +104,6 @@ def problems_from_validation(
     return [where.problem(e["path"], _message(e), at_key=e["kind"] in AT_KEY) for e in entries]
 
 
-AT_KEY = ("missing", "extra_forbidden", "bad_key")  # located at the key, not at a value
-
-
 def _message(entry: dict) -> str:
     if not entry["expected"]:
         return entry["message"]
@@ -144,9 +142,9 @@ def _explain(error: dict, model: type[BaseModel], loc: tuple) -> tuple[str, str 
         allowed = _fields_at(model, error["loc"][:-1])
         hint = suggest(loc[-1], allowed) if loc else ""
         listing = f"; allowed here: {', '.join(allowed)}" if allowed and not hint else ""
-        return kind, None, f"unknown key {error['loc'][-1]!r}{hint}{listing}"
+        return kind, None, f"unknown key {describe(error['loc'][-1])}{hint}{listing}"
     if "[key]" in error["loc"]:
-        return "bad_key", None, f"expected a key of {EXPECTED.get(kind, 'another kind')}, found {describe(found)}"
+        return "bad_key", None, f"expected {EXPECTED.get(kind, 'another kind of value')} as the key, found {describe(found)}"
     if kind in OWN_MESSAGE:
         message = str(error["msg"]).removeprefix(OWN_MESSAGE[kind])
         if _is_scalar(found) and repr(found) not in message and describe(found) not in message:
