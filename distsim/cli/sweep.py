@@ -22,7 +22,7 @@ EXIT_OK, EXIT_CHECK_FAILED, EXIT_SIMULATION = 0, 1, 3
               help="Local processes to run points on. Default: every core.")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="Run points on local processes, or on an existing Dask cluster (pip install 'distsim[dask]').")
-@click.option("--scheduler", metavar="ADDRESS", help="The Dask scheduler, e.g. tcp://10.0.0.5:8786 (with --executor dask).")
+@click.option("--scheduler", metavar="ADDRESS", help="The Dask scheduler, e.g. tcp://scheduler-host:8786 (with --executor dask).")
 def sweep(scenario: Path, output: Path | None, force: bool, jobs: int | None, executor: str, scheduler: str | None) -> int:
     """Run every point of SCENARIO's sweep: block and write one CSV row per point.
 
