@@ -315,3 +315,9 @@ def test_the_benchmark_row_is_ratios_of_medians():
     assert "speed-up 2.00x" in sweep_table([row])
     runs["dask"][0]["csv_sha256"] = "b"
     assert not _row(100, runs)["identical_csv"]
+
+
+@pytest.mark.parametrize("command", ["sweep", "plot", "report"])
+def test_my_commands_explain_themselves(command):
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0 and "Usage: " in result.output and len(result.output.splitlines()) > 8
