@@ -125,11 +125,11 @@ def test_every_bad_sweep_entry_is_reported_at_once_and_located(tmp_path):
     with pytest.raises(ScenarioError) as caught:
         expand(*distsim.load(path))
     found = {(p.line, p.column, p.dotted_path, p.message.split(":")[0]) for p in caught.value.problems}
-    assert (7, 21, "sweep.cluster.workers", "value 1") in found  # parameter_server needs two workers
-    assert (7, 27, "sweep.cluster.workers", "value -2") in found
+    assert (7, 21, "sweep.cluster.workers.0", "value 1") in found  # parameter_server needs two workers
+    assert (7, 27, "sweep.cluster.workers.2", "value -2") in found
     assert (8, 3, "sweep.cluster.wrkers", "cannot sweep 'cluster.wrkers'") in found
-    assert (9, 37, "sweep.strategy.kind", "value ring_allredce") in found
-    assert (10, 23, "sweep.model.dtype", "value fp33") in found
+    assert (9, 37, "sweep.strategy.kind.1", "value ring_allredce") in found
+    assert (10, 23, "sweep.model.dtype.1", "value fp33") in found
     messages = "\n".join(p.message for p in caught.value.problems)
     assert "did you mean 'workers'" in messages and "did you mean 'ring_allreduce'" in messages
     assert "did you mean 'fp32'" in messages
@@ -148,6 +148,21 @@ def test_bad_sweep_paths(tmp_path, entry, line, message):
         expand(*distsim.load(write(tmp_path, BASE + f"sweep:\n  {entry}\n")))
     (problem,) = caught.value.problems
     assert problem.line == line and message in problem.message
+
+
+def test_a_sweep_of_a_scenario_that_extends_another(tmp_path):
+    write(tmp_path, BASE.replace("{kind: ring_allreduce}", "{kind: parameter_server, server: 0}"), "base.yaml")
+    child = write(tmp_path, "extends: base.yaml\nmodel: {params: 2e4}\nsweep: {cluster.workers: [2, 3]}\n", "child.yaml")
+    result = run_sweep(child, run_tasks=serial)
+    assert [(r["workers"], r["params"], r["server"], r["messages"]) for r in result.rows] == [
+        ("2", "20000", "0", "2"), ("3", "20000", "0", "4")]  # the server shares worker 0's node: 2(n-1) messages
+    # a problem that a point exposes in an inherited key is reported in the file that wrote it
+    write(tmp_path, "extends: base.yaml\nsweep: {strategy.kind: [parameter_server, ring_allreduce]}\n", "child.yaml")
+    with pytest.raises(ScenarioError) as caught:
+        expand(*distsim.load(child))
+    (problem,) = caught.value.problems
+    assert problem.file.endswith("base.yaml") and problem.line == 5 and problem.dotted_path == "strategy.server"
+    assert problem.message.startswith("at sweep point strategy.kind=ring_allreduce: unknown key 'server'")
 
 
 def test_a_scenario_without_a_sweep_block_is_an_error(tmp_path):

@@ -197,15 +197,13 @@ def _relocate(problem: Problem, overrides, indexes, strategy_index: int, strateg
         if tuple(str(p) for p in problem.path[: len(parts)]) != parts:
             continue
         if problem.message.startswith("unknown key") and len(problem.path) == len(parts):
-            located = where.problem(("sweep", path), "", at_key=True)
-            return Problem(where.file, ("sweep", path), f"cannot sweep {path!r}: {problem.message}", located.line, located.column)
-        located = where.problem(("sweep", path, value_index), "")
-        return Problem(where.file, ("sweep", path), f"value {_show(value)}: {problem.message}", located.line, located.column)
+            return where.problem(("sweep", path), f"cannot sweep {path!r}: {problem.message}", at_key=True)
+        return where.problem(("sweep", path, value_index), f"value {_show(value)}: {problem.message}")
     path = problem.path
     if path[:1] == ("strategy",) and strategies > 1:
         path = ("strategy", strategy_index) + tuple(path[1:])
-    located = where.problem(path, "", at_key=problem.message.startswith(("unknown key", "missing")))
-    return Problem(where.file, path, f"at sweep point {label}: {problem.message}", located.line, located.column)
+    at_key = problem.message.startswith(("unknown key", "missing"))
+    return where.problem(path, f"at sweep point {label}: {problem.message}", at_key=at_key)  # the file it was written in
 
 
 def _summarised(problems: list[Problem]) -> list[Problem]:
