@@ -2,4 +2,5 @@
 
 from distsim.cli.main import main
 
-main()
+if __name__ == "__main__":  # not when a spawned worker process (Dask, multiprocessing) re-imports it
+    main()

@@ -20,9 +20,10 @@ from pydantic import ValidationError
 
 from distsim.analysis import Inputs, Reconciliation, reconcile
 from distsim.errors import ScenarioError
+from distsim.remat.run import analyze_rematerialization, fits_rematerialization, run_rematerialization
 from distsim.runner import RunResult, run_communication
 from distsim.scenario import Locations, Scenario, StrategySpec, load_scenario, parse_scenario
-from distsim.scenario.problems import problems_from_validation, suggest
+from distsim.scenario.problems import problems_from_validation, sort_problems, suggest
 from distsim.strategies import UnknownStrategy, available, get
 
 
@@ -73,19 +74,24 @@ FAMILIES: dict[str, Family] = {
         analyze=lambda result, scenario, strategy: reconcile(result.trace, inputs_for(scenario, strategy)),
         fits=_fits_communication,
     ),
+    "rematerialization": Family(
+        simulate=run_rematerialization,
+        analyze=analyze_rematerialization,
+        fits=fits_rematerialization,
+    ),
 }
 
 
 def load(source: str | Path) -> tuple[Scenario, Locations]:
     """Read a scenario file and check every strategy it names (ScenarioError lists every problem)."""
-    scenario, where = load_scenario(source)
+    scenario, where = load_scenario(source, check=check_strategies)
     build_strategies(scenario, where)
     return scenario, where
 
 
 def loads(text: str, name: str = "<string>") -> tuple[Scenario, Locations]:
     """Like :func:`load`, from YAML text."""
-    scenario, where = parse_scenario(text, name)
+    scenario, where = parse_scenario(text, name, check=check_strategies)
     build_strategies(scenario, where)
     return scenario, where
 
@@ -111,23 +117,35 @@ def build_strategies(scenario: Scenario, where: Locations) -> list:
     """A strategy object per entry of ``strategy``, its parameters validated; located errors otherwise."""
     problems, strategies = [], []
     for spec in scenario.strategy:
-        try:
-            cls = get(spec.kind)
-        except UnknownStrategy as exc:
-            hint = suggest(spec.kind, exc.known)
-            problems.append(where.problem(spec.origin + ("kind",), f"unknown strategy {spec.kind!r}{hint}; known: {', '.join(exc.known)}"))
-            continue
-        try:
-            strategy = cls(cls.Params.model_validate(spec.params))
-        except ValidationError as exc:
-            problems += problems_from_validation(exc, where, cls.Params, prefix=spec.origin)
-            continue
-        strategy.origin = spec.origin
-        problems += FAMILIES[cls.family].fits(scenario, cls, spec, where)
-        strategies.append(strategy)
+        strategy, found = _build_strategy(spec, where)
+        problems += found
+        if strategy is not None:
+            problems += FAMILIES[strategy.family].fits(scenario, type(strategy), spec, where)
+            strategies.append(strategy)
     if problems:
-        raise ScenarioError(sorted(problems, key=lambda p: (p.line or 0, p.column or 0)))
+        raise ScenarioError(sort_problems(problems, main=where.file))
     return strategies
+
+
+def check_strategies(specs: list[StrategySpec], where: Locations) -> list:
+    """Problems of the strategies as written (unknown kind, bad parameters); the loader calls this so
+    that they are reported together with the rest of the scenario's problems."""
+    return [problem for spec in specs for problem in _build_strategy(spec, where)[1]]
+
+
+def _build_strategy(spec: StrategySpec, where: Locations) -> tuple[object | None, list]:
+    """(the strategy, []) or (None, its located problems)."""
+    try:
+        cls = get(spec.kind)
+    except UnknownStrategy as exc:
+        hint = suggest(spec.kind, exc.known)
+        return None, [where.problem(spec.origin + ("kind",), f"unknown strategy {spec.kind!r}{hint}; known: {', '.join(exc.known)}")]
+    try:
+        strategy = cls(cls.Params.model_validate(spec.params))
+    except ValidationError as exc:
+        return None, problems_from_validation(exc, where, cls.Params, prefix=spec.origin)
+    strategy.origin = spec.origin
+    return strategy, []
 
 
 def inputs_for(scenario: Scenario, strategy) -> Inputs:

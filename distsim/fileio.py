@@ -21,10 +21,18 @@ def atomic_path(target: str | Path):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, _default_mode())  # mkstemp makes 0600; the result should read like any file we write
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _default_mode() -> int:
+    """0666 less the process umask: the mode ``open(path, "w")`` would have given."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def write_text(target: str | Path, text: str) -> None:

@@ -52,7 +52,10 @@ def _row(n: int, bare: list[dict], ours: list[dict]) -> dict:
     }
 
 
-SUITES: dict[str, Callable[..., list[dict]]] = {"ring": ring_suite}
+from distsim.bench.remat import remat_suite  # noqa: E402
+from distsim.bench.sweep import sweep_suite  # noqa: E402
+
+SUITES: dict[str, Callable[..., list[dict]]] = {"ring": ring_suite, "remat": remat_suite, "sweep": sweep_suite}
 
 
 def run_suite(name: str, **options) -> list[dict]:

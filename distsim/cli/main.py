@@ -15,7 +15,8 @@ from pathlib import Path
 import click
 
 from distsim import __version__, api
-from distsim.errors import DistsimError, ScenarioError
+from distsim.cli import golden as golden_cli
+from distsim.errors import DistsimError
 from distsim.fileio import atomic_directory, write_text
 from distsim.report.summary import exam_table, outcome_dict, run_text
 
@@ -39,13 +40,19 @@ def cli() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (or {runs: [...]} for several strategies).")
 @click.option("--trace-out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
               help="Write messages.csv, ops.csv, links.csv and trace.json (Perfetto / chrome://tracing) to DIR.")
-def run(scenario: Path, as_json: bool, trace_out: Path | None) -> int:
+@click.option("--expect", type=click.Path(dir_okay=False, path_type=Path), metavar="GOLDEN",
+              help="Compare counts, sizes and times with this golden JSON file; print the differences and exit 1 if any.")
+@click.option("--update-golden", is_flag=True, help="Write the --expect file from this run instead of comparing.")
+@golden_cli.rel_tol_option
+def run(scenario: Path, as_json: bool, trace_out: Path | None, expect: Path | None, update_golden: bool,
+        rel_tol: float) -> int:
     """Run SCENARIO (a YAML file) and reconcile every trace with the closed forms.
 
     Prints a summary and the expected-vs-simulated table for each strategy the
     scenario names. Exit code 0 when every check holds, 1 when one fails, 2 for
     bad input, 3 when the simulation cannot finish.
     """
+    golden = golden_cli.expectation(expect, update_golden)
     outcomes = api.run(scenario, on_progress=_progress)
     if trace_out is not None:
         _write_traces(outcomes, trace_out)
@@ -58,8 +65,9 @@ def run(scenario: Path, as_json: bool, trace_out: Path | None) -> int:
         for outcome in outcomes:
             click.echo("\n" + run_text(outcome))
         if len(outcomes) > 1:
-            click.echo("\nsummary (from the simulated traces)\n" + exam_table(outcomes))
-    return EXIT_OK if all(o.ok for o in outcomes) else EXIT_CHECK_FAILED
+            click.echo("\nsummary (from the simulated traces)\n" + _summary_table(outcomes))
+    matches = expect is None or golden_cli.check_expectation(outcomes, scenario, expect, golden, rel_tol)
+    return EXIT_OK if matches and all(o.ok for o in outcomes) else EXIT_CHECK_FAILED
 
 
 @cli.command()
@@ -69,29 +77,16 @@ def strategies() -> int:
 
     rows = describe()
     width = max(len(name) for name, _, _ in rows)
+    family_width = max(len(family) for _, family, _ in rows)
     for name, family, summary in rows:
-        click.echo(f"{name:<{width}}  {family:<13}  {summary}")
+        click.echo(f"{name:<{width}}  {family:<{family_width}}  {summary}")
     return EXIT_OK
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-def validate(files: tuple[Path, ...]) -> int:
-    """Check scenario FILES without running them; report every problem found."""
-    problems = []
-    for path in files:
-        try:
-            api.load(path)
-        except ScenarioError as exc:
-            problems += exc.problems
-    if problems:
-        raise ScenarioError(problems)
-    click.echo(f"{len(files)} scenario{'s' if len(files) != 1 else ''} valid")
-    return EXIT_OK
-
-
-@cli.command()
-@click.option("--suite", type=click.Choice(["ring"]), default="ring", show_default=True, help="Which benchmark suite to run.")
+@click.option("--suite", type=click.Choice(["ring", "remat", "sweep"]), default="ring", show_default=True,
+              help="ring: ring all-reduce vs a bare SimPy loop; remat: every rematerialization schedule at L = 1000; "
+                   "sweep: a 100-point sweep on 1 and 2 processes and on Dask.")
 @click.option("--sizes", default="64,256,1024", show_default=True, help="Comma-separated worker counts (ring suite).")
 @click.option("--repeat", default=3, show_default=True, type=click.IntRange(1), help="Repetitions; medians are reported.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
@@ -112,6 +107,14 @@ def bench(suite: str, sizes: str, repeat: int, as_json: bool) -> int:
     rows = run_suite(suite, sizes=counts, repeat=repeat, progress=progress)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
+    elif suite == "sweep":
+        from distsim.bench.sweep import sweep_table
+
+        click.echo(sweep_table(rows))
+    elif suite == "remat":
+        from distsim.bench.remat import remat_table
+
+        click.echo(remat_table(rows))
     else:
         from distsim.report.summary import bench_table
 
@@ -119,9 +122,21 @@ def bench(suite: str, sizes: str, repeat: int, as_json: bool) -> int:
     return EXIT_OK
 
 
+def _summary_table(outcomes) -> str:
+    if all(o.family == "rematerialization" for o in outcomes):
+        from distsim.report.remat import remat_table
+
+        return remat_table(outcomes)
+    return exam_table([o for o in outcomes if o.family == "communication"])
+
+
 def _describe(scenario, path: Path) -> str:
     net = scenario.cluster.network
     model = scenario.model
+    if net is None:  # a layer chain on one worker (rematerialization)
+        from distsim.report.remat import remat_describe
+
+        return remat_describe(scenario, path)
     return (
         f"{path}: {scenario.cluster.workers} workers on a {net.topology} network "
         f"({net.bandwidth * 8 / 1e9:.4g} Gbit/s, {net.latency * 1e6:.4g} us per hop); "
@@ -142,6 +157,21 @@ def _write_traces(outcomes, directory: Path) -> None:
             target = tmp / outcome.result.kind if len(outcomes) > 1 else tmp
             write_csvs(outcome.trace, target)
             write_chrome_trace(outcome.trace, target / "trace.json")
+
+
+from distsim.cli.plot import plot  # noqa: E402  (commands in their own modules)
+from distsim.cli.report import report  # noqa: E402
+from distsim.cli.sweep import sweep  # noqa: E402
+from distsim.cli.tradeoff import tradeoff  # noqa: E402
+from distsim.cli import authoring  # noqa: E402
+
+cli.add_command(sweep)
+cli.add_command(plot)
+cli.add_command(report)
+cli.add_command(tradeoff)
+cli.add_command(authoring.validate)
+cli.add_command(authoring.schema)
+cli.add_command(golden_cli.verify)
 
 
 def main(argv: list[str] | None = None) -> None:

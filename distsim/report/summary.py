@@ -117,5 +117,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join([fmt.format(*header), rule] + [fmt.format(*map(str, row)) for row in rows])
 
 
+from distsim.report.remat import remat_dict, remat_text  # noqa: E402  (it uses the table helpers above)
+
 # family -> (JSON builder, text builder); other families register theirs here.
-FORMATS = {"communication": (communication_dict, communication_text)}
+FORMATS = {"communication": (communication_dict, communication_text), "rematerialization": (remat_dict, remat_text)}

@@ -12,21 +12,25 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from distsim.scenario.units import parse_count, parse_quantity
+from distsim.scenario.units import Quantity
 
 
-def _quantity(kind: str):
-    return BeforeValidator(lambda value: parse_quantity(value, kind))
+def _quantity(kind: str) -> Quantity:
+    """Parses '5 us' and friends, and tells JSON Schema that text with a unit is accepted."""
+    return Quantity(kind)
 
 
 Seconds = Annotated[float, _quantity("time"), Field(ge=0)]
 Bytes = Annotated[float, _quantity("bytes"), Field(gt=0)]
 Bandwidth = Annotated[float, _quantity("bandwidth"), Field(gt=0)]
 Flops = Annotated[float, _quantity("flops"), Field(gt=0)]
-Count = Annotated[int, BeforeValidator(parse_count)]
+Count = Annotated[int, Quantity("count", whole=True)]
 
 DTYPE_BYTES = {"fp64": 8, "fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
 TOPOLOGIES = ("switch", "ring", "fully_connected", "graph")
+# Beyond these a scenario is a typo, not a workload, and would exhaust memory before any error.
+MAX_WORKERS = 2**20
+MAX_LAYERS = 10**6
 
 
 class Section(BaseModel):
@@ -58,7 +62,7 @@ class Network(Section):
     topology: Literal["switch", "ring", "fully_connected", "graph"] = "switch"
     bandwidth: Bandwidth = Field(description="per link and direction (links are full duplex)")
     latency: Seconds = Field(0.0, description="alpha: end-to-end latency of one hop (through the switch for 'switch')")
-    edges: list[Annotated[Edge, BeforeValidator(_edge_from_list)]] | None = Field(
+    edges: list[Annotated[Edge, BeforeValidator(_edge_from_list, json_schema_input_type=Edge | tuple[int | str, int | str])]] | None = Field(
         None, description="cables of a 'graph' topology: [a, b] or {nodes: [a, b], bandwidth, latency}"
     )
 
@@ -87,7 +91,7 @@ class Disk(Section):
 
 
 class Cluster(Section):
-    workers: int = Field(ge=1, description="number of data-parallel workers (GPUs)")
+    workers: int = Field(ge=1, le=MAX_WORKERS, description="number of data-parallel workers (GPUs)")
     gpu: Gpu = Gpu()
     network: Network | None = None
     memory: MemoryTier = MemoryTier()
@@ -97,8 +101,8 @@ class Cluster(Section):
 class Layer(Section):
     """One layer of a layer chain (rematerialization workloads)."""
 
-    fwd_time: Seconds | None = None
-    bwd_time: Seconds | None = None
+    fwd_time: Seconds | None = Field(None, description="forward time; unset: fwd_flops / gpu.flops")
+    bwd_time: Seconds | None = Field(None, description="backward time; unset: bwd_flops / gpu.flops, else twice the forward time")
     fwd_flops: Annotated[float, _quantity("count"), Field(ge=0)] | None = None
     bwd_flops: Annotated[float, _quantity("count"), Field(ge=0)] | None = None
     activation: Bytes = Field(description="bytes of the layer's output activation")
@@ -107,8 +111,9 @@ class Layer(Section):
 class Model(Section):
     params: Count | None = Field(None, description="parameters whose gradients are exchanged")
     dtype: Literal["fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8"] = "fp32"
-    layers: int | None = Field(None, ge=1, description="length of the layer chain")
+    layers: int | None = Field(None, ge=1, le=MAX_LAYERS, description="length of the layer chain")
     layer: Layer | None = Field(None, description="every layer alike")
+    per_layer: list[Layer] | None = Field(None, description="one entry per layer, in order, instead of 'layer'")
 
     @property
     def bytes_per_param(self) -> int:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from distsim.trace import Trace
+from distsim.trace.load import write_layout
 
 WORKERS_PID, LINKS_PID = 1, 2
 
@@ -48,6 +49,7 @@ def write_csvs(trace: Trace, directory: Path) -> list[Path]:
          [l.dst for l in trace.links], [l.bandwidth for l in trace.links], [l.latency for l in trace.links],
          carried, busy],
     )
+    paths.append(write_layout(trace, directory))  # ranks' nodes and routes: the CSVs can be read back
     return paths
 
 
