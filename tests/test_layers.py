@@ -18,6 +18,9 @@ FORBIDDEN = {
     "strategies": {"analysis", "report", "cli", "api", "runner"},
     "analysis": {"engine", "strategies", "report", "cli", "api", "runner", "remat"},
     "report": {"engine", "cli", "runner"},
+    "remat": {"cli", "api", "report", "sweep"},
+    "sweep": {"cli"},
+    "bench": {"cli"},
 }
 
 

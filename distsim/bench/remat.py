@@ -2,7 +2,7 @@
 the optimal planner alone for L = 1000 with 30 slots.
 
 Each measurement runs in a fresh interpreter (``python -m distsim.bench.remat_child KIND L``),
-as :mod:`distsim.bench.child` does, so that its peak memory is its own. A
+as every suite does (:mod:`distsim.bench.measure`), so that its peak memory is its own. A
 schedule's row times planning plus simulation (one SimPy op per schedule op,
 the full op trace kept; no numpy gradient check); the planner row times
 ``optimal``'s planning alone. Rows report medians over the repetitions.
@@ -10,22 +10,16 @@ the full op trace kept; no numpy gradient check); the planner row times
 
 from __future__ import annotations
 
-import json
 import statistics
-import subprocess
-import sys
 from collections.abc import Callable
+
+from distsim.bench.measure import in_child
+from distsim.fmt import fmt_bytes, fmt_count, fmt_time
+from distsim.report.tables import table
 
 LAYERS = 1000
 PLANNER_SLOTS = 30
 SCHEDULES = ("store_all", "checkpoint_every_k", "segment_recompute", "checkpoint_sequential", "disk_offload", "optimal")
-
-
-def measure(kind: str, layers: int = LAYERS) -> dict:
-    """One measurement in a fresh interpreter."""
-    out = subprocess.run([sys.executable, "-m", "distsim.bench.remat_child", kind, str(layers)],
-                         check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def remat_suite(repeat: int = 3, progress: Callable[[str], None] | None = None, layers: int = LAYERS, **_) -> list[dict]:
@@ -36,7 +30,7 @@ def remat_suite(repeat: int = 3, progress: Callable[[str], None] | None = None, 
         for i in range(repeat):
             if progress:
                 progress(f"remat {kind} L={layers}: repetition {i + 1}/{repeat}")
-            runs.append(measure(kind, layers))
+            runs.append(in_child("distsim.bench.remat_child", kind, layers))
         wall = statistics.median(r["wall_s"] for r in runs)
         rows.append({
             "suite": "remat", "kind": kind, "layers": layers, "repeat": repeat, "wall_s": wall,
@@ -48,11 +42,8 @@ def remat_suite(repeat: int = 3, progress: Callable[[str], None] | None = None, 
 
 def remat_table(rows: list[dict]) -> str:
     """The benchmark rows as a table (medians of the repetitions)."""
-    from distsim.report.summary import _table
-    from distsim.report.units import fmt_bytes, fmt_count, fmt_time
-
     body = [[r["kind"] if r["kind"] != "plan_optimal" else f"optimal: planning only ({PLANNER_SLOTS} slots)",
              fmt_count(r["layers"]), fmt_count(r["ops"]), fmt_count(r["fwd_ops"]), fmt_time(r["wall_s"]),
              fmt_count(round(r["ops_per_s"])), fmt_bytes(r["peak_bytes"])] for r in rows]
     header = ["schedule", "L", "ops", "recomputations", "wall time", "ops/s", "peak memory (process)"]
-    return _table(header, body) + "\n(medians of %d repetitions, each in its own process)" % (rows[0]["repeat"] if rows else 0)
+    return table(header, body) + "\n(medians of %d repetitions, each in its own process)" % (rows[0]["repeat"] if rows else 0)

@@ -8,11 +8,10 @@ process's peak resident memory (which includes the interpreter and numpy).
 
 from __future__ import annotations
 
-import json
-import resource
 import sys
 import time
 
+from distsim.bench.measure import report
 from distsim.bench.remat import PLANNER_SLOTS
 
 
@@ -59,8 +58,7 @@ def plan(layers: int, slots: int = PLANNER_SLOTS) -> dict:
 def main() -> None:
     kind, layers = sys.argv[1], int(sys.argv[2])
     row = plan(layers) if kind == "plan_optimal" else simulate(kind, layers)
-    row.update(kind=kind, layers=layers, peak_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
-    print(json.dumps(row))
+    report({**row, "kind": kind, "layers": layers})
 
 
 if __name__ == "__main__":

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import math
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
+
+from distsim.bench.measure import in_child, report
 
 MODES = ("serial", "local", "dask")
 WORKERS = (16, 32, 48, 64, 80, 96, 112, 128, 144, 160)
@@ -39,26 +39,18 @@ def scenario_text(points: int = 100) -> str:
     )
 
 
-def measure(mode: str, points: int) -> dict:
-    """One sweep in a fresh interpreter; returns its JSON line."""
-    out = subprocess.run([sys.executable, "-m", "distsim.bench.sweep", mode, str(points)],
-                         check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def sweep_suite(sizes=None, repeat: int = 3, progress: Callable[[str], None] | None = None, points: int = 100) -> list[dict]:
-    """Serial and 2-process runs alternate ``repeat`` times; then the Dask runs. ``sizes`` is the ring suite's."""
-    del sizes
+def sweep_suite(repeat: int = 3, progress: Callable[[str], None] | None = None, points: int = 100, **_) -> list[dict]:
+    """Serial and 2-process runs alternate ``repeat`` times; then the Dask runs."""
     runs: dict[str, list[dict]] = {mode: [] for mode in MODES}
     for i in range(repeat):
         for mode in ("serial", "local"):
             if progress:
                 progress(f"sweep: {mode}, repetition {i + 1}/{repeat}")
-            runs[mode].append(measure(mode, points))
+            runs[mode].append(in_child(__name__, mode, points))
     for i in range(repeat if importlib.util.find_spec("distributed") else 0):
         if progress:
             progress(f"sweep: dask, repetition {i + 1}/{repeat}")
-        runs["dask"].append(measure("dask", points))
+        runs["dask"].append(in_child(__name__, "dask", points))
     return [_row(points, runs)]
 
 
@@ -134,7 +126,7 @@ def main() -> None:
             started = time.perf_counter() - start
             row = _timed_sweep(lambda tasks: run_dask(tasks, address), points)
         row["cluster_start_s"] = started
-    print(json.dumps({"mode": mode, **row}))
+    report({"mode": mode, **row})
 
 
 if __name__ == "__main__":

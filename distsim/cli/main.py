@@ -15,7 +15,12 @@ from pathlib import Path
 import click
 
 from distsim import __version__, api
+from distsim.cli import authoring
 from distsim.cli import golden as golden_cli
+from distsim.cli.plot import plot
+from distsim.cli.report import report
+from distsim.cli.sweep import sweep
+from distsim.cli.tradeoff import tradeoff
 from distsim.errors import DistsimError
 from distsim.fileio import atomic_directory, write_text
 from distsim.report.summary import exam_table, outcome_dict, run_text
@@ -91,34 +96,25 @@ def strategies() -> int:
 @click.option("--repeat", default=3, show_default=True, type=click.IntRange(1), help="Repetitions; medians are reported.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def bench(suite: str, sizes: str, repeat: int, as_json: bool) -> int:
-    """Measure wall time, simulated messages per second and peak memory beside a baseline
-    measured in the same run (a bare SimPy loop with one timeout per message).
+    """Measure distsim beside a baseline measured in the same run: wall time, events (messages
+    or ops) per second and peak memory.
 
-    Each measurement runs in its own process; baseline and distsim alternate; the
-    machine is shared and noisy, so compare the ratios, not the seconds.
+    ring: a ring all-reduce (p = 1e9, full trace) against a bare SimPy loop with one
+    timeout per message. remat: one backward pass of L = 1000 layers under every
+    schedule, and the optimal planner alone. sweep: a 100-point sweep on 1 and 2
+    local processes and on Dask. Each measurement runs in its own process and
+    compared runs alternate; the machine is shared and noisy, so compare the ratios.
     """
-    from distsim.bench import run_suite
+    from distsim.bench import SUITES
 
     try:
         counts = tuple(int(n) for n in sizes.split(","))
     except ValueError:
         raise click.BadParameter(f"expected numbers separated by commas, got {sizes!r}", param_hint="--sizes") from None
+    measure, render = SUITES[suite]
     progress = (lambda text: click.echo(text, err=True)) if sys.stderr.isatty() else None
-    rows = run_suite(suite, sizes=counts, repeat=repeat, progress=progress)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-    elif suite == "sweep":
-        from distsim.bench.sweep import sweep_table
-
-        click.echo(sweep_table(rows))
-    elif suite == "remat":
-        from distsim.bench.remat import remat_table
-
-        click.echo(remat_table(rows))
-    else:
-        from distsim.report.summary import bench_table
-
-        click.echo(bench_table(rows))
+    rows = measure(sizes=counts, repeat=repeat, progress=progress)
+    click.echo(json.dumps(rows, indent=2) if as_json else render(rows))
     return EXIT_OK
 
 
@@ -159,19 +155,8 @@ def _write_traces(outcomes, directory: Path) -> None:
             write_chrome_trace(outcome.trace, target / "trace.json")
 
 
-from distsim.cli.plot import plot  # noqa: E402  (commands in their own modules)
-from distsim.cli.report import report  # noqa: E402
-from distsim.cli.sweep import sweep  # noqa: E402
-from distsim.cli.tradeoff import tradeoff  # noqa: E402
-from distsim.cli import authoring  # noqa: E402
-
-cli.add_command(sweep)
-cli.add_command(plot)
-cli.add_command(report)
-cli.add_command(tradeoff)
-cli.add_command(authoring.validate)
-cli.add_command(authoring.schema)
-cli.add_command(golden_cli.verify)
+for command in (sweep, plot, report, tradeoff, authoring.validate, authoring.schema, golden_cli.verify):
+    cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,8 +7,8 @@ backward pass (recomputation); the initial forward pass is ``forward_pass_ops``.
 
 from __future__ import annotations
 
-from distsim.report.summary import _table, check_table
-from distsim.report.units import fmt_bytes, fmt_count, fmt_time
+from distsim.report.tables import check_table, table
+from distsim.fmt import fmt_bytes, fmt_count, fmt_time
 
 COUNTS = ("fwd_ops", "forward_pass_ops", "bwd_ops", "loadmem_ops", "loaddisk_ops", "storemem_ops", "storedisk_ops")
 
@@ -86,7 +86,7 @@ def remat_table(outcomes) -> str:
         rows.append([outcome.result.kind, fmt_count(sim["fwd_ops"]), fmt_count(sim["loadmem_ops"]),
                      fmt_count(sim["loaddisk_ops"]), fmt_time(sim["backward_time_s"]),
                      fmt_bytes(sim["peak_activation_bytes"]), "ok" if outcome.reconciliation.ok else "FAIL"])
-    return _table(["schedule", "fwd (recompute)", "loadmem", "loaddisk", "backward time", "peak activations", "checks"], rows)
+    return table(["schedule", "fwd (recompute)", "loadmem", "loaddisk", "backward time", "peak activations", "checks"], rows)
 
 
 def remat_describe(scenario, path) -> str:

@@ -7,6 +7,8 @@ and a few facts about the run) and format them.
 from __future__ import annotations
 
 from distsim.fmt import fmt_bytes, fmt_count, fmt_time
+from distsim.report.remat import remat_dict, remat_text
+from distsim.report.tables import check_table, table
 
 
 def outcome_dict(outcome) -> dict:
@@ -69,14 +71,6 @@ def communication_text(outcome) -> str:
     return "\n".join(lines)
 
 
-def check_table(checks, show) -> str:
-    """The expected-vs-simulated table; ``show(name, value)`` formats a value."""
-    return _table(
-        ["check", "expected", "simulated", "status", "formula"],
-        [[c.name, show(c.name, c.expected), show(c.name, c.simulated), c.status, c.formula] for c in checks],
-    )
-
-
 def _show(name: str, value) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{fmt_count(n)} x {fmt_bytes(size)}" for size, n in sorted(value.items(), reverse=True)) or "none"
@@ -97,27 +91,8 @@ def exam_table(outcomes) -> str:
         check = {c.name: c for c in outcome.reconciliation.checks}.get("messages")
         rows.append([outcome.result.kind, fmt_count(sim["messages"]), check.formula if check else "", size,
                      fmt_count(sim["total_bytes"] // s), "ok" if outcome.reconciliation.counts_ok else "FAIL"])
-    return _table(["strategy", "messages", "formula", "params per message", "params sent in total", "counts"], rows)
+    return table(["strategy", "messages", "formula", "params per message", "params sent in total", "counts"], rows)
 
-
-def bench_table(rows: list[dict]) -> str:
-    """Benchmark rows: medians, the ratio to the baseline measured in the same run, memory."""
-    return _table(
-        ["n", "messages", "bare loop", "distsim", "ratio", "distsim msg/s", "peak memory (bare / distsim)"],
-        [[r["n"], fmt_count(r["messages"]), fmt_time(r["bare_wall_s"]), fmt_time(r["distsim_wall_s"]),
-          f"{r['ratio']:.2f}x", fmt_count(round(r["distsim_messages_per_s"])),
-          f"{fmt_bytes(r['bare_peak_bytes'])} / {fmt_bytes(r['distsim_peak_bytes'])}"] for r in rows],
-    ) + "\n(medians of %d repetitions; ratio = distsim / bare loop)" % (rows[0]["repeat"] if rows else 0)
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([fmt.format(*header), rule] + [fmt.format(*map(str, row)) for row in rows])
-
-
-from distsim.report.remat import remat_dict, remat_text  # noqa: E402  (it uses the table helpers above)
 
 # family -> (JSON builder, text builder); other families register theirs here.
 FORMATS = {"communication": (communication_dict, communication_text), "rematerialization": (remat_dict, remat_text)}

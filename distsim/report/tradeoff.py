@@ -10,8 +10,8 @@ budget and each schedule is the fastest of its settings that fits it.
 from __future__ import annotations
 
 from distsim.report.style import SPARE_COLOURS, PHASE_COLOURS, figure, save, styled, time_unit
-from distsim.report.summary import _table
-from distsim.report.units import fmt_bytes, fmt_count, fmt_time
+from distsim.report.tables import table
+from distsim.fmt import fmt_bytes, fmt_count, fmt_time
 
 MIB = 2**20
 MARKERS = {
@@ -37,7 +37,7 @@ def tradeoff_table(points, sweep: str) -> str:
     header = ["budget", "schedule", "peak activations", "backward time", "fwd (recompute)", "loadmem", "loaddisk", "frontier"]
     if sweep != "budget":
         header, rows = header[1:], [row[1:] for row in rows]
-    return _table(header, rows) + "\n(* = on the Pareto frontier: nothing else is both smaller and faster)"
+    return table(header, rows) + "\n(* = on the Pareto frontier: nothing else is both smaller and faster)"
 
 
 @styled

@@ -1,0 +1,28 @@
+"""Run one measurement in a fresh interpreter and read back its JSON line.
+
+Every suite measures this way: a child process's peak resident memory is its own
+(``peak_rss``), and no measurement inherits another's warm caches or heap.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+
+
+def in_child(module: str, *args: object) -> dict:
+    """``python -m MODULE ARGS...``; the last line it prints is a JSON object."""
+    out = subprocess.run([sys.executable, "-m", module, *map(str, args)], check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def peak_rss() -> int:
+    """This process's peak resident memory in bytes (Linux reports KiB); includes the interpreter and numpy."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def report(row: dict) -> None:
+    """The child's side: print the row, with the process's peak memory, as the last line."""
+    print(json.dumps({**row, "peak_bytes": peak_rss()}))
