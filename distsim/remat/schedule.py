@@ -221,6 +221,19 @@ class Builder:
             self.fwd(j)
             self.free(j - 1)
 
+    def forward_pass(self, keep) -> None:
+        """The initial forward pass: run every layer, store a_i on the tier ``keep(i)`` names
+        ("mem", "disk") or not at all (None), drop each input once its output exists."""
+        for i in range(self.layers + 1):
+            if i > 0:
+                self.fwd(i)
+            tier = keep(i)
+            if tier:
+                self.store(i, tier)
+            if i > 0:
+                self.free(i - 1)
+        self.end_forward()
+
     def end_forward(self) -> None:
         """End of the forward pass: drop everything at hand; the backward pass starts from what was stored."""
         for i in sorted(self.residency.hand):

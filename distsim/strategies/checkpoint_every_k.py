@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from distsim.remat import Builder
+from distsim.remat import MEM, Builder
 from distsim.strategies.remat import RematParams, RematStrategy, at_most_layers, indices, sqrt_default
 
 
@@ -33,13 +33,7 @@ class CheckpointEveryK(RematStrategy):
     def schedule(self, chain):
         L, k = chain.layers, self.k(chain)
         b = Builder(L, self.params.input_load)
-        b.store(0)
-        for i in range(1, L + 1):
-            b.fwd(i)
-            if i % k == 0:
-                b.store(i)
-            b.free(i - 1)
-        b.end_forward()
+        b.forward_pass(lambda i: MEM if i % k == 0 else None)  # the input and every k-th activation
         for i in range(L, 0, -1):
             base = k * (i // k)  # the last stored activation at or below i
             b.load(base)

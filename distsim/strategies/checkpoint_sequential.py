@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from distsim.remat import Builder
+from distsim.remat import MEM, Builder
 from distsim.strategies.remat import RematParams, RematStrategy, at_most_layers, indices, sqrt_default
 
 
@@ -37,13 +37,8 @@ class CheckpointSequential(RematStrategy):
         m = L // n
         last = (n - 1) * m  # input of the last chunk, which is not checkpointed
         b = Builder(L, self.params.input_load)
-        for i in range(0, L + 1):
-            if i > 0:
-                b.fwd(i)
-                b.free(i - 1)
-            if i % m == 0 and i < last or i >= last:
-                b.store(i)  # a checkpointed chunk's input, or anything the last chunk saves
-        b.end_forward()
+        # a checkpointed chunk's input, or anything the last (not checkpointed) chunk saves
+        b.forward_pass(lambda i: MEM if (i % m == 0 and i < last) or i >= last else None)
         for i in range(L, last, -1):  # the last chunk: its saved activations
             b.load(i)
             b.bwd(i)

@@ -7,7 +7,7 @@ device memory (it is the batch, not an activation).
 
 from __future__ import annotations
 
-from distsim.remat import Builder
+from distsim.remat import DISK, MEM, Builder
 from distsim.strategies.remat import RematStrategy
 
 
@@ -18,12 +18,7 @@ class DiskOffload(RematStrategy):
     def schedule(self, chain):
         L = chain.layers
         b = Builder(L, self.params.input_load)
-        b.store(0)
-        for i in range(1, L + 1):
-            b.fwd(i)
-            b.store(i, "disk")
-            b.free(i - 1)
-        b.end_forward()
+        b.forward_pass(lambda i: DISK if i > 0 else MEM)  # the input stays in memory
         for i in range(L, 0, -1):
             b.load(i, "disk")
             b.bwd(i)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from distsim.remat import Builder
+from distsim.remat import MEM, Builder
 from distsim.strategies.remat import RematParams, RematStrategy, at_most_layers, indices, sqrt_default
 
 
@@ -34,13 +34,7 @@ class SegmentRecompute(RematStrategy):
     def schedule(self, chain):
         L, k = chain.layers, self.k(chain)
         b = Builder(L, self.params.input_load)
-        b.store(0)
-        for i in range(1, L + 1):
-            b.fwd(i)
-            if i % k == 0:
-                b.store(i)
-            b.free(i - 1)
-        b.end_forward()
+        b.forward_pass(lambda i: MEM if i % k == 0 else None)  # the input and every k-th activation
         for base in range(k * (L // k), -1, -k):  # segments a_base .. a_top, from the top
             top = min(base + k - 1, L)
             if top == 0:

@@ -5,7 +5,7 @@ No recomputation; L + 1 activations in memory at the peak.
 
 from __future__ import annotations
 
-from distsim.remat import Builder
+from distsim.remat import MEM, Builder
 from distsim.strategies.remat import RematStrategy
 
 
@@ -16,12 +16,7 @@ class StoreAll(RematStrategy):
     def schedule(self, chain):
         L = chain.layers
         b = Builder(L, self.params.input_load)
-        b.store(0)
-        for i in range(1, L + 1):
-            b.fwd(i)
-            b.store(i)
-            b.free(i - 1)
-        b.end_forward()
+        b.forward_pass(lambda i: MEM)
         for i in range(L, 0, -1):
             b.load(i)
             b.bwd(i)
