@@ -179,3 +179,81 @@ def test_compute_ops_take_flops_over_device_throughput_and_are_recorded():
     ops = w.trace.ops
     assert ops["t_end"][0] == 0.5 and ops["index"][0] == 3
     assert w.trace.op_kinds[ops["kind"][0]] == "reduce"
+
+
+# -- the calendar and the rank process: engine internals with SimPy's semantics ------------------
+
+
+def test_events_due_at_one_instant_run_in_the_order_they_were_scheduled():
+    import simpy
+
+    from distsim.engine.calendar import Calendar
+    from distsim.engine.events import Decided
+
+    env = simpy.Environment()
+    calendar = Calendar(env)
+    seen = []
+    for name, time in [("a", 2.0), ("b", 1.0), ("c", 2.0), ("d", 1.0)]:
+        event = Decided(env, name)
+        event.callbacks.append(lambda e: seen.append((env.now, e.value)))
+        calendar.at(time, event)
+    late = Decided(env, "e")
+    late.callbacks.append(lambda e: seen.append((env.now, e.value)))
+    first = Decided(env, "f")  # scheduled for an instant that is already firing
+    first.callbacks.append(lambda e: calendar.at(env.now, late))
+    calendar.at(1.0, first)
+    env.run()
+    assert seen == [(1.0, "b"), (1.0, "d"), (1.0, "e"), (2.0, "a"), (2.0, "c")]
+    assert calendar.due == {}
+
+
+def test_an_exception_in_a_rank_propagates_as_in_simpy():
+    w = world(2)
+
+    def broken(ctx):
+        yield ctx.op("x", 1.0)
+        raise ZeroDivisionError("strategy bug")
+
+    w.spawn(0, broken(w.contexts[0]))
+    with pytest.raises(ZeroDivisionError, match="strategy bug"):
+        w.run()
+
+
+def test_a_rank_can_handle_a_failed_event_and_wait_on_processed_ones():
+    import simpy
+
+    from distsim.engine.process import RankProcess
+
+    env = simpy.Environment()
+    log = []
+
+    def failing(env):
+        yield env.timeout(1)
+        raise ValueError("boom")
+
+    def program(env, other):
+        try:
+            yield other
+        except ValueError as exc:
+            log.append(("caught", str(exc), env.now))
+        done = env.event().succeed("ready")
+        yield env.timeout(1)
+        log.append(("processed", (yield done), env.now))  # already processed: continues at once
+        return "finished"
+
+    other = env.process(failing(env))
+    process = RankProcess(env, program(env, other))
+    env.run()
+    assert log == [("caught", "boom", 1), ("processed", "ready", 2)]
+    assert process.value == "finished"
+
+
+def test_yielding_something_that_is_not_an_event_is_a_clear_error():
+    w = world(2)
+
+    def confused(ctx):
+        yield 42
+
+    w.spawn(0, confused(w.contexts[0]))
+    with pytest.raises(RuntimeError, match='Invalid yield value "42"'):
+        w.run()

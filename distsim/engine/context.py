@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 from simpy.events import Event
 
-from distsim.engine.messaging import Channel, Decided, endpoint, schedule_at
+from distsim.engine.events import Decided
+from distsim.engine.messaging import Channel, endpoint, schedule_at
 from distsim.errors import OutOfMemoryError
 
 if TYPE_CHECKING:
