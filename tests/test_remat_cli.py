@@ -202,14 +202,15 @@ def test_the_pareto_frontier_is_what_nothing_beats():
 def test_the_remat_benchmark_measures_and_tabulates(monkeypatch):
     from distsim.bench import remat, remat_child
 
-    def in_this_process(module, kind, layers):  # the suite's child processes, run here for speed
+    def in_this_process(module, kind, size):  # the suite's child processes, run here for speed
         assert module == "distsim.bench.remat_child"
-        row = remat_child.plan(layers) if kind == "plan_optimal" else remat_child.simulate(kind, layers)
-        return row | {"peak_bytes": 1}
+        runs = {"plan_optimal": remat_child.plan, "bare": remat_child.bare}
+        return runs.get(kind, lambda layers: remat_child.simulate(kind, layers))(size) | {"peak_bytes": 1}
 
     monkeypatch.setattr(remat, "in_child", in_this_process)
     rows = remat.remat_suite(repeat=1, layers=40)
     assert [r["kind"] for r in rows] == list(remat.SCHEDULES) + ["plan_optimal"]
     assert all(r["ops"] > 0 and r["wall_s"] > 0 for r in rows)
+    assert all(r["bare_wall_s"] > 0 for r in rows if r["kind"] != "plan_optimal")
     table = remat.remat_table(rows)
     assert "optimal: planning only (30 slots)" in table and "checkpoint_every_k" in table

@@ -1,7 +1,8 @@
-"""One rematerialization measurement, in its own process: ``python -m distsim.bench.remat_child KIND L``.
+"""One rematerialization measurement, in its own process: ``python -m distsim.bench.remat_child KIND N``.
 
-KIND is a schedule (planned with its default parameters and simulated, the run
-must reconcile) or ``plan_optimal`` (the binomial planner alone, 30 slots).
+KIND is a schedule (planned with its default parameters and simulated for N
+layers; the run must reconcile), ``plan_optimal`` (the binomial planner alone,
+N layers, 30 slots) or ``bare`` (the baseline: a SimPy loop of N timeouts).
 Prints one JSON line: wall time, ops, recomputations, the plan, and the
 process's peak resident memory (which includes the interpreter and numpy).
 """
@@ -55,8 +56,28 @@ def plan(layers: int, slots: int = PLANNER_SLOTS) -> dict:
             "plan": schedule.summary}
 
 
+def bare(ops: int) -> dict:
+    """The baseline: a bare SimPy loop with one timeout per op, in one process (a schedule is one stream)."""
+    import simpy
+
+    env = simpy.Environment()
+
+    def stream(env):
+        for _ in range(ops):
+            yield env.timeout(2e-8)
+
+    env.process(stream(env))
+    start = time.perf_counter()
+    env.run()
+    return {"wall_s": time.perf_counter() - start, "ops": ops, "fwd_ops": 0, "plan": "bare SimPy loop"}
+
+
 def main() -> None:
-    kind, layers = sys.argv[1], int(sys.argv[2])
+    kind, size = sys.argv[1], int(sys.argv[2])
+    if kind == "bare":
+        report({**bare(size), "kind": kind})
+        return
+    layers = size
     row = plan(layers) if kind == "plan_optimal" else simulate(kind, layers)
     report({**row, "kind": kind, "layers": layers})
 
