@@ -65,3 +65,24 @@ def test_the_example_in_adding_a_strategy_md_runs_as_a_plugin(monkeypatch, tmp_p
         (outcome,) = distsim.run(*distsim.loads(scenario_yaml("tree_allreduce", n, 100)))
         assert len(outcome.trace.messages) == 2 * (n - 1) and outcome.result.verified
     sys.modules.pop("doc_tree_allreduce", None)
+
+
+class ForgetfulRing(RingAllReduce):
+    """A broken plugin: it passes chunks on but never adds what it receives."""
+
+    name = "forgetful_ring"
+    summary = "a ring that forgets to reduce"
+
+    def worker(self, ctx, gradient, n):
+        rank = ctx.rank
+        for step in range(2 * (n - 1)):
+            yield ctx.sendrecv((rank + 1) % n, gradient[:1], (rank - 1) % n, "oops", step)
+        return gradient
+
+
+def test_a_schedule_that_computes_the_wrong_result_fails_the_run_loudly(monkeypatch):
+    entry = EntryPoint("forgetful_ring", f"{__name__}:ForgetfulRing", registry.ENTRY_POINT_GROUP)
+    monkeypatch.setattr(registry, "entry_points", lambda group: [entry])
+    with pytest.raises(distsim.SimulationError, match="payload check failed: 4 of 4 workers") as err:
+        distsim.run(*distsim.loads(scenario_yaml("forgetful_ring", 4, 40)))
+    assert err.value.exit_code == 3
