@@ -52,7 +52,7 @@ class Outcome:
 class Family:
     """How to run and analyze one family of strategies (gradient exchange, rematerialization, ...)."""
 
-    simulate: Callable  # (scenario, strategy, where) -> RunResult
+    simulate: Callable  # (scenario, strategy, where, monitor=None) -> RunResult
     analyze: Callable  # (result: RunResult, scenario, strategy) -> Reconciliation
     fits: Callable  # (scenario, strategy class, spec, where) -> list[Problem]: what the family needs
 
@@ -96,8 +96,13 @@ def loads(text: str, name: str = "<string>") -> tuple[Scenario, Locations]:
     return scenario, where
 
 
-def run(source: str | Path | Scenario, where: Locations | None = None, on_progress=None) -> list[Outcome]:
-    """Run every strategy of a scenario (a path, YAML already loaded, or a Scenario)."""
+def run(source: str | Path | Scenario, where: Locations | None = None, on_progress=None, monitor=None) -> list[Outcome]:
+    """Run every strategy of a scenario (a path, YAML already loaded, or a Scenario).
+
+    ``on_progress(index, total, kind)`` is called before each strategy; ``monitor(world)``
+    receives each simulated World before it runs (``World.progress()`` can be read from
+    another thread while it does).
+    """
     if isinstance(source, (str, Path)):
         scenario, where = load(source)
     else:
@@ -108,7 +113,7 @@ def run(source: str | Path | Scenario, where: Locations | None = None, on_progre
         if on_progress:
             on_progress(index, len(strategies), spec.kind)
         family = FAMILIES[strategy.family]
-        result = family.simulate(scenario, strategy, where)
+        result = family.simulate(scenario, strategy, where, monitor=monitor)
         outcomes.append(Outcome(spec, result, family.analyze(result, scenario, strategy)))
     return outcomes
 

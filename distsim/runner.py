@@ -62,8 +62,11 @@ def should_verify(scenario: Scenario) -> bool:
     return scenario.model.params * scenario.cluster.workers <= AUTO_VERIFY_LIMIT
 
 
-def run_communication(scenario: Scenario, strategy, where: Locations) -> RunResult:
-    """Simulate one gradient exchange of ``strategy`` on ``scenario``'s cluster."""
+def run_communication(scenario: Scenario, strategy, where: Locations, monitor=None) -> RunResult:
+    """Simulate one gradient exchange of ``strategy`` on ``scenario``'s cluster.
+
+    ``monitor``, if given, is called with the World before it runs (to watch its progress).
+    """
     started = time.perf_counter()
     n, p = scenario.cluster.workers, scenario.model.params
     ranks, placement, endpoints = _place_ranks(n, strategy, where)
@@ -81,6 +84,8 @@ def run_communication(scenario: Scenario, strategy, where: Locations) -> RunResu
     weights = rng.standard_normal(p) if verify else Phantom(p)
     expected = strategy.expected(np.array(gradients), weights) if verify else None
     job = CommJob(world, n, list(range(n)), gradients, weights)
+    if monitor is not None:
+        monitor(world)
     for rank, program in strategy.programs(job):
         world.spawn(rank, program)
     results = world.run()

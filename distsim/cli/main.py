@@ -18,6 +18,7 @@ from distsim import __version__, api
 from distsim.cli import authoring
 from distsim.cli import golden as golden_cli
 from distsim.cli.plot import plot
+from distsim.cli.progress import LiveStatus
 from distsim.cli.report import report
 from distsim.cli.sweep import sweep
 from distsim.cli.tradeoff import tradeoff
@@ -58,7 +59,8 @@ def run(scenario: Path, as_json: bool, trace_out: Path | None, expect: Path | No
     bad input, 3 when the simulation cannot finish.
     """
     golden = golden_cli.expectation(expect, update_golden)
-    outcomes = api.run(scenario, on_progress=_progress)
+    with LiveStatus() as status:
+        outcomes = api.run(scenario, on_progress=_progress, monitor=status)
     if trace_out is not None:
         _write_traces(outcomes, trace_out)
     if as_json:

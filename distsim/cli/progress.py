@@ -46,3 +46,55 @@ def step_message(index: int, total: int, what: str) -> None:
     """One line per step of a multi-step run (``running ring_allreduce (2/3) ...``), on a terminal only."""
     if sys.stderr.isatty():
         click.echo(f"running {what} ({index + 1}/{total}) ...", err=True)
+
+
+class LiveStatus:
+    """While a simulation runs, one status line on a terminal, refreshed twice a second:
+    simulated time, messages and ops so far, wall time. Nothing when stderr is not a terminal.
+
+    A daemon thread reads ``World.progress()``; it sleeps between reads, so the
+    simulation (which holds the GIL) runs at full speed. Use as the API's ``monitor``.
+    """
+
+    def __init__(self, stream=None, interval: float = 0.5):
+        import threading
+
+        self.stream = stream if stream is not None else sys.stderr
+        self.enabled = self.stream.isatty()
+        self.interval = interval
+        self._world = None
+        self._started = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True) if self.enabled else None
+
+    def __call__(self, world) -> None:
+        import time
+
+        self._world, self._started = world, time.perf_counter()
+
+    def _loop(self) -> None:
+        import time
+
+        from distsim.fmt import fmt_count, fmt_time
+
+        while not self._stop.wait(self.interval):
+            world = self._world
+            if world is None:
+                continue
+            now, messages, ops = world.progress()
+            line = (f"  simulated {fmt_time(now)}: {fmt_count(messages)} messages, {fmt_count(ops)} ops "
+                    f"({time.perf_counter() - self._started:.1f} s)")
+            self.stream.write("\r" + line + "\033[K")
+            self.stream.flush()
+
+    def __enter__(self) -> "LiveStatus":
+        if self._thread is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self.stream.write("\r\033[K")
+            self.stream.flush()

@@ -96,6 +96,10 @@ class World:
         process.callbacks.append(lambda _event, rank=rank: self._finished.__setitem__(rank, self.env.now))
         self._processes[rank] = process
 
+    def progress(self) -> tuple[float, int, int]:
+        """(simulated time, messages, ops) so far: cheap, and safe to read from another thread."""
+        return self.env._now, len(self.trace.messages), len(self.trace.ops)
+
     def run(self) -> dict[int, object]:
         """Run to completion; return each rank's result. Raise if anything is left hanging."""
         with _cyclic_gc_paused():

@@ -31,8 +31,11 @@ def fits_rematerialization(scenario, cls, spec, where) -> list:
     return [where.problem(spec.origin + (name,), message) for name, message in strategy.problems(chain)]
 
 
-def run_rematerialization(scenario, strategy, where=None, verify: bool | None = None) -> RunResult:
-    """Simulate one training step of ``strategy``'s schedule on one worker; check its gradients on real numbers."""
+def run_rematerialization(scenario, strategy, where=None, verify: bool | None = None, monitor=None) -> RunResult:
+    """Simulate one training step of ``strategy``'s schedule on one worker; check its gradients on real numbers.
+
+    (``monitor`` is accepted like every family's and not used: a layer chain simulates in milliseconds.)
+    """
     started = time.perf_counter()
     chain = Chain.of(scenario)
     schedule = strategy.schedule(chain)
