@@ -128,3 +128,31 @@ def test_strategies_lists_the_registry():
 
 def test_python_dash_m_is_the_same_command():
     assert _run_main(["--version"]).stdout.startswith("distsim, version")
+
+
+def test_live_status_reports_progress_on_a_terminal_and_nothing_otherwise():
+    import io
+    import time
+
+    from distsim.cli.progress import LiveStatus
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    class World:
+        def progress(self):
+            return 0.25, 1234, 5
+
+    screen = Terminal()
+    with LiveStatus(screen, interval=0.01) as status:
+        status(World())
+        time.sleep(0.1)
+    assert "simulated 250 ms: 1,234 messages, 5 ops" in screen.getvalue()
+    assert screen.getvalue().endswith("\r\033[K")  # the line is cleared at the end
+
+    piped = io.StringIO()
+    with LiveStatus(piped, interval=0.01) as status:
+        status(World())
+        time.sleep(0.05)
+    assert piped.getvalue() == ""
