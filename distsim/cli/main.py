@@ -23,7 +23,7 @@ from distsim.cli.report import report
 from distsim.cli.sweep import sweep
 from distsim.cli.tradeoff import tradeoff
 from distsim.errors import DistsimError
-from distsim.fileio import atomic_directory, write_text
+from distsim.fileio import atomic_directory
 from distsim.report.summary import exam_table, outcome_dict, run_text
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
