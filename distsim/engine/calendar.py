@@ -19,7 +19,7 @@ from heapq import heappush
 
 from simpy.events import NORMAL, Event
 
-from distsim.engine.events import Decided
+from distsim.engine.events import Decided, fire
 
 
 class Calendar:
@@ -41,10 +41,4 @@ class Calendar:
     def _fire(self, tick: Event) -> None:
         # Popped first: an event scheduled for this very instant while these run gets a tick of its own.
         for event in self.due.pop(tick._value):
-            callbacks, event.callbacks = event.callbacks, None
-            for callback in callbacks:
-                callback(event)
-            if not event._ok and not hasattr(event, "_defused"):
-                exc = type(event._value)(*event._value.args)
-                exc.__cause__ = event._value
-                raise exc
+            fire(event)
