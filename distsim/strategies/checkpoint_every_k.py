@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from distsim.remat import MEM, Builder
-from distsim.strategies.remat import RematParams, RematStrategy, at_most_layers, indices, sqrt_default
+from distsim.strategies.remat import RematParams, RematStrategy, indices
 
 
 class CheckpointEveryKParams(RematParams):
@@ -22,16 +22,11 @@ class CheckpointEveryKParams(RematParams):
 class CheckpointEveryK(RematStrategy):
     name = "checkpoint_every_k"
     summary = "the exam's scheme: store every k-th activation, recompute each layer from the last one below it"
+    sized_by = "k"
     Params = CheckpointEveryKParams
 
-    def k(self, chain) -> int:
-        return self.params.k or sqrt_default(chain.layers)
-
-    def problems(self, chain):
-        return at_most_layers("k", self.k(chain), chain.layers)
-
     def schedule(self, chain):
-        L, k = chain.layers, self.k(chain)
+        L, k = chain.layers, self.size(chain)
         b = Builder(L, self.params.input_load)
         b.forward_pass(lambda i: MEM if i % k == 0 else None)  # the input and every k-th activation
         for i in range(L, 0, -1):

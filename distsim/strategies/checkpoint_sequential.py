@@ -14,7 +14,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from distsim.remat import MEM, Builder
-from distsim.strategies.remat import RematParams, RematStrategy, at_most_layers, indices, sqrt_default
+from distsim.strategies.remat import RematParams, RematStrategy, indices
 
 
 class CheckpointSequentialParams(RematParams):
@@ -24,16 +24,11 @@ class CheckpointSequentialParams(RematParams):
 class CheckpointSequential(RematStrategy):
     name = "checkpoint_sequential"
     summary = "PyTorch's checkpoint_sequential: rerun every chunk but the last, whose activations are all saved"
+    sized_by = "segments"
     Params = CheckpointSequentialParams
 
-    def segments(self, chain) -> int:
-        return self.params.segments or sqrt_default(chain.layers)
-
-    def problems(self, chain):
-        return at_most_layers("segments", self.segments(chain), chain.layers)
-
     def schedule(self, chain):
-        L, n = chain.layers, self.segments(chain)
+        L, n = chain.layers, self.size(chain)
         m = L // n
         last = (n - 1) * m  # input of the last chunk, which is not checkpointed
         b = Builder(L, self.params.input_load)

@@ -43,7 +43,11 @@ class OptimalParams(RematParams):
 
 @lru_cache(maxsize=None)
 def forward_steps(n: int, snapshots: int) -> int:
-    """Revolve's minimum number of forward steps to reverse n states with ``snapshots`` slots (binomial formula)."""
+    """Revolve's minimum number of forward steps to reverse n states with ``snapshots`` slots (binomial formula).
+
+    The analyzer writes the same minimum on its own (analysis/remat.py, ``revolve_steps``)
+    on purpose: the reconciliation compares the plan's count with an independent derivation.
+    """
     if n <= 1:
         return 0
     r = 0

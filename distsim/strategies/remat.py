@@ -41,9 +41,17 @@ class RematStrategy:
     def __init__(self, params: BaseModel | None = None):
         self.params = params if params is not None else self.Params()
 
+    # The name of the schedule's interval or count parameter (k, segments), if it has one:
+    # it defaults to round(sqrt(L)) and may not exceed L.
+    sized_by: ClassVar[str | None] = None
+
+    def size(self, chain) -> int:
+        """The value of the ``sized_by`` parameter for ``chain`` (round(sqrt(L)) when unset)."""
+        return getattr(self.params, self.sized_by) or sqrt_default(chain.layers)
+
     def problems(self, chain) -> list[tuple[str, str]]:
         """(parameter, message) for every parameter that does not suit ``chain``; empty when it runs."""
-        return []
+        return at_most_layers(self.sized_by, self.size(chain), chain.layers) if self.sized_by else []
 
     def schedule(self, chain) -> Schedule:
         raise NotImplementedError

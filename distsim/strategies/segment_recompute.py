@@ -13,7 +13,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from distsim.remat import MEM, Builder
-from distsim.strategies.remat import RematParams, RematStrategy, at_most_layers, indices, sqrt_default
+from distsim.strategies.remat import RematParams, RematStrategy, indices
 
 
 class SegmentRecomputeParams(RematParams):
@@ -23,16 +23,11 @@ class SegmentRecomputeParams(RematParams):
 class SegmentRecompute(RematStrategy):
     name = "segment_recompute"
     summary = "Chen et al. 2016: store every k-th activation, recompute each segment once and keep it while it is used"
+    sized_by = "k"
     Params = SegmentRecomputeParams
 
-    def k(self, chain) -> int:
-        return self.params.k or sqrt_default(chain.layers)
-
-    def problems(self, chain):
-        return at_most_layers("k", self.k(chain), chain.layers)
-
     def schedule(self, chain):
-        L, k = chain.layers, self.k(chain)
+        L, k = chain.layers, self.size(chain)
         b = Builder(L, self.params.input_load)
         b.forward_pass(lambda i: MEM if i % k == 0 else None)  # the input and every k-th activation
         for base in range(k * (L // k), -1, -k):  # segments a_base .. a_top, from the top
