@@ -26,7 +26,7 @@ from distsim.errors import DistsimError
 from distsim.fileio import atomic_directory
 from distsim.report.summary import exam_table, outcome_dict, run_text
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_CHECK_FAILED = 0, 1  # bad input (2) and simulation failures (3) come from DistsimError.exit_code
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -27,7 +27,6 @@ Flops = Annotated[float, _quantity("flops"), Field(gt=0)]
 Count = Annotated[int, Quantity("count", whole=True)]
 
 DTYPE_BYTES = {"fp64": 8, "fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
-TOPOLOGIES = ("switch", "ring", "fully_connected", "graph")
 # Beyond these a scenario is a typo, not a workload, and would exhaust memory before any error.
 MAX_WORKERS = 2**20
 MAX_LAYERS = 10**6

@@ -64,10 +64,6 @@ class Locations:
                 return (self.file, None, None)
             path = path[:-1]
 
-    def find(self, path: tuple, at_key: bool = False) -> tuple[int | None, int | None]:
-        """(line, column) of ``path``, as :meth:`locate` finds it."""
-        return self.locate(path, at_key)[1:]
-
     def problem(self, path: tuple, message: str, at_key: bool = False) -> Problem:
         file, line, column = self.locate(path, at_key)
         return Problem(file, tuple(path), message, line, column)
