@@ -13,8 +13,9 @@ import numpy as np
 
 from distsim.trace.table import Table
 
-# One row per message that crossed the network (sends between ranks on the same
-# node are local copies and are not messages).
+# One row per message that crossed the network, in the order their transfers were scheduled
+# (sends between ranks on the same node are local copies and are not messages).
+# A message's id is its row number: ``trace.messages["id"]``.
 MESSAGE_FIELDS = (
     ("src", "i"),  # sending rank
     ("dst", "i"),  # receiving rank
@@ -60,7 +61,7 @@ class Trace:
     placement: list[int]  # rank -> node index
     nodes: list[str]  # node index -> name
     links: list[LinkInfo]
-    messages: Table = field(default_factory=lambda: Table(MESSAGE_FIELDS))
+    messages: Table = field(default_factory=lambda: Table(MESSAGE_FIELDS, index="id"))  # id: the row number
     ops: Table = field(default_factory=lambda: Table(OP_FIELDS))
     phases: list[str] = field(default_factory=list)
     op_kinds: list[str] = field(default_factory=list)

@@ -31,7 +31,7 @@ def write_csvs(trace: Trace, directory: Path) -> list[Path]:
     _write_table(
         paths[0],
         ["id", "src", "dst", "nbytes", "phase", "step", "t_send", "t_start", "t_arrive", "blocked_by"],
-        [np.arange(len(trace.messages)), names[m["src"]], names[m["dst"]], m["nbytes"], phases[m["phase"]],
+        [m["id"], names[m["src"]], names[m["dst"]], m["nbytes"], phases[m["phase"]],
          m["step"], m["t_send"], m["t_start"], m["t_arrive"], _link_names(trace, m["blocked_by"])],
     )
     o = trace.ops.columns()

@@ -23,8 +23,9 @@ _NUMPY = {"b": "i1", "h": "<i2", "i": "<i4", "q": "<i8", "d": "<f8"}
 class Table:
     """Rows of fixed typed fields; ``append(*values)`` records, ``columns()`` reads."""
 
-    def __init__(self, fields: Sequence[tuple[str, str]]):
+    def __init__(self, fields: Sequence[tuple[str, str]], index: str | None = None):
         self.fields = tuple(fields)
+        self.index = index  # name of a column numbering the rows 0, 1, 2, ... (derived, not stored)
         self._struct = struct.Struct("<" + "".join(code for _, code in self.fields))
         self.dtype = np.dtype([(name, _NUMPY[code]) for name, code in self.fields])
         self._rows = bytearray()
@@ -46,6 +47,8 @@ class Table:
         if self._columns_len != len(self):
             packed = np.frombuffer(self._rows, dtype=self.dtype, count=len(self))
             self._columns = {name: packed[name].copy() for name, _ in self.fields}
+            if self.index:
+                self._columns[self.index] = np.arange(len(self), dtype=np.int64)
             self._columns_len = len(self)
             del packed  # release the buffer export so the bytearray may grow again
         return self._columns
