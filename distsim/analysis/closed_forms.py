@@ -17,6 +17,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from distsim.analysis.platform import Platform
+
 EXAM = "exam.md problem 1 (messages per gradient exchange)"
 HOCKNEY = "Hockney 1994, alpha-beta model: a message of m bytes costs alpha + m/beta"
 THAKUR = "Thakur, Rabenseifner & Gropp 2005, Optimization of collective communication operations in MPICH"
@@ -39,6 +41,7 @@ class Inputs:
     flops: float
     reduce_compute: bool = False
     server: str | int = "dedicated"
+    platform: Platform | None = None  # alpha and beta per rank pair, from the topology (not the trace)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,9 @@ class Expectation:
     makespan: Formula | None  # alpha-beta makespan on a contention-free network; None if no closed form
     # Other exact time predictions for this topology (e.g. the server-bottleneck model), by name.
     models: dict[str, Formula] = field(default_factory=dict)
+    # Bytes each ordered pair of ranks exchanges, {(src, dst): bytes}: the analyzer checks it
+    # against the trace and routes it over the platform for the link-load lower bound.
+    traffic: Formula | None = None
 
 
 def _gamma_chain(first_arrival: float, gap: float, compute: float, count: int) -> float:
