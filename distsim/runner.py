@@ -162,7 +162,8 @@ def _edge_name_problems(net, endpoints: list[str], where: Locations) -> list:
             elif name == "ps":
                 what = "'ps' is the parameter server's node, and no strategy here has a dedicated server"
             else:
-                what = f"unknown node {name!r}{suggest(name, known)}: declare switches in cluster.network.switches"
+                declared = f" (declared: {', '.join(switches)})" if 0 < len(switches) <= 8 else ""
+                what = f"unknown node {name!r}{suggest(name, known)}: declare switches in cluster.network.switches{declared}"
             problems.append(where.problem(_edge_path(where, i, j), what))
     return problems
 

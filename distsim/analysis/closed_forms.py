@@ -96,25 +96,26 @@ def chunk_sizes(p: int, n: int) -> list[int]:
     return [q + 1 if i < r else q for i in range(n)]
 
 
+def _in_order(arrivals, compute: float) -> float:
+    """When the last of messages arriving at the given times, each reduced for ``compute``
+    seconds in the order listed, has been reduced (0 compute: the last arrival)."""
+    done = 0.0
+    for arrival in arrivals:
+        done = max(done, arrival) + compute
+    return done
+
+
 def ring_allreduce(x: Inputs) -> Expectation:
     n, p, s = x.workers, x.params, x.bytes_per_param
     q, r = divmod(p, n)
     steps = 2 * (n - 1)
     sizes = {k: v for k, v in {(q + 1) * s: steps * r, q * s: steps * (n - r)}.items() if v}
-    largest = math.ceil(p / n)
-    gamma = (n - 1) * largest / x.flops if x.reduce_compute else 0.0
-    # Rank r's last message has come through 2(n-1) ring edges in a row (each step waits for
-    # the previous one's chunk), so with edge e -> e+1 taking t_e the makespan is
-    # max_r sum_{j=1..2(n-1)} t_{r-j} = 2 sum t - min_r (t_r + t_{r+1}); 2(n-1) t when all are alike.
-    edge = [pair_time(x, e, (e + 1) % n, largest * s) for e in range(n)]
-    if all(t == edge[0] for t in edge):
-        value, text = steps * edge[0], "2(n-1)(alpha + ceil(p/n) s/beta)"
-    else:
-        value = 2 * math.fsum(edge) - min(edge[e] + edge[(e + 1) % n] for e in range(n))
-        text = "2 sum_e t_e - min_r(t_r + t_r+1), t_e = alpha_e + ceil(p/n) s/beta_e on each ring edge's route"
-    makespan = Formula(value + gamma, text + (" + (n-1) ceil(p/n)/F" if gamma else ""),
-                       f"{PATARASUK}; {THAKUR}" + (f"; {CHAN}" if gamma else ""))
     chunks = chunk_sizes(p, n)
+    makespan = Formula(
+        _ring_makespan(x, chunks),
+        "2(n-1)(alpha + ceil(p/n) s/beta)" + (" + (n-1) ceil(p/n)/F" if x.reduce_compute else ""),
+        f"{PATARASUK}; {THAKUR}" + (f"; {CHAN}" if x.reduce_compute else ""),
+    )
     # Rank r sends every chunk but r+1 in reduce-scatter and every chunk but r+2 in all-gather.
     traffic = {(rank, (rank + 1) % n): (2 * p - chunks[(rank + 1) % n] - chunks[(rank + 2) % n]) * s for rank in range(n)}
     return Expectation(
@@ -123,6 +124,35 @@ def ring_allreduce(x: Inputs) -> Expectation:
         total_bytes=Formula(2 * (n - 1) * p * s, "2(n-1) p s", f"{EXAM}; {PATARASUK} (bandwidth-optimal)"),
         makespan=makespan,
         traffic=Formula(traffic, "rank r -> r+1: (2p - chunk(r+1) - chunk(r+2)) s", EXAM),
+    )
+
+
+def _ring_makespan(x: Inputs, chunks: list[int]) -> float:
+    """The ring's contention-free makespan on any topology, in O(n).
+
+    A rank sends step k as soon as step k-1 has arrived (and, in reduce-scatter, been
+    added), so rank r's last chunk has come over the 2(n-1) ring edges before it, one
+    after the other; and along that chain every message carries the same chunk,
+    number r+2. Edge e -> e+1 costs alpha_e + b beta'_e (beta' = seconds per byte), and
+    the chain covers every edge twice except edges r and r+1. Makespan: the longest
+    chain. On a uniform network with n | p this is 2(n-1)(alpha + (p/n) s/beta).
+    """
+    n, s = x.workers, x.bytes_per_param
+    if x.platform is None:
+        hops = 2 if x.network == STORE_AND_FORWARD and x.topology == "switch" else 1
+        alphas, per_byte = [x.latency] * n, [hops / x.bandwidth] * n
+    else:
+        alphas = [x.platform.latency(e, (e + 1) % n) for e in range(n)]
+        per_byte = [x.platform.per_byte(e, (e + 1) % n) for e in range(n)]
+    gamma = (n - 1) / x.flops if x.reduce_compute else 0.0  # per element of the chunk reduced
+    if len(set(alphas)) == 1 and len(set(per_byte)) == 1:
+        largest = max(chunks)
+        return 2 * (n - 1) * (alphas[0] + largest * s * per_byte[0]) + gamma * largest
+    two_alpha, two_beta = 2 * math.fsum(alphas), 2 * math.fsum(per_byte)
+    return max(
+        two_alpha - alphas[r] - alphas[(r + 1) % n]
+        + chunks[(r + 2) % n] * (s * (two_beta - per_byte[r] - per_byte[(r + 1) % n]) + gamma)
+        for r in range(n)
     )
 
 
@@ -141,6 +171,10 @@ def all_to_all(x: Inputs) -> Expectation:
     elif x.topology == "fully_connected":  # a cable per pair: all n-1 sends in parallel
         value = _gamma_chain(pair_time(x, 0, 1, p * s), 0.0, c, n - 1)
         makespan = Formula(value, "alpha + p s/beta" + (" + (n-1) p/F" if c else ""), HOCKNEY)
+    else:  # any other network: each message on its own route, received (and added) in order
+        value = max(_in_order(((pair_time(x, (r - k) % n, r, p * s) for k in range(1, n))), c) for r in range(n))
+        makespan = Formula(value, "max over ranks of its messages' alpha + p s/beta, in receive order"
+                           + (" with reductions chained" if c else ""), HOCKNEY)
     traffic = {(a, b): p * s for a in range(n) for b in range(n) if a != b}
     return Expectation(
         messages=Formula(n * (n - 1), "n(n-1)", EXAM),
@@ -158,10 +192,12 @@ def parameter_server(x: Inputs) -> Expectation:
     workers = [w for w in range(n) if x.server == "dedicated" or w != x.server]
     t = p * s / x.bandwidth
     c = p / x.flops if x.reduce_compute else 0.0
-    # Contention-free (the exam's view): the server receives all pushes at once and answers at once.
+    # Contention-free (the exam's view): every push on its own route, reduced in rank order, then
+    # the update (a scale and a subtract), then every pull on its own route.
     push = max(pair_time(x, w, server, p * s) for w in workers)
     pull = max(pair_time(x, server, w, p * s) for w in workers)
-    free = push + pull + (n + 2) * c
+    arrivals = (pair_time(x, w, server, p * s) if w in workers else 0.0 for w in range(n))
+    free = (_in_order(arrivals, c) if c else push) + 2 * c + pull
     models = {}
     if x.topology == "switch" and (x.server == "dedicated" or not c):
         # The server's one link serialises the pushes in and the pulls out (Li et al. 2014, section 2);

@@ -41,6 +41,16 @@ class Platform:
         """Beta of the pair: its route's slowest link (infinite on one node: a local copy)."""
         return min((self.links[i].bandwidth for i in self.route(src, dst)), default=math.inf)
 
+    def per_byte(self, src: int, dst: int) -> float:
+        """Seconds per byte on the route when it is idle: 1 / (slowest beta) when pipelined, the sum
+        of the hops' 1 / beta when stored and forwarded (0 on one node)."""
+        ids = self.route(src, dst)
+        if not ids:
+            return 0.0
+        if self.model == STORE_AND_FORWARD:
+            return sum(1.0 / self.links[i].bandwidth for i in ids)
+        return 1.0 / self.bandwidth(src, dst)
+
     def transfer(self, src: int, dst: int, nbytes: float) -> float:
         """Contention-free time of one message from ``src`` to ``dst``.
 

@@ -101,9 +101,10 @@ class LinkNetwork(Network):
         links, bandwidths, latencies, looks, _, slowest, latency = path
         free = self.free
         while hop < len(links):
-            if ready > now + looks[hop]:  # a message not yet decided might be ready there earlier
+            due = ready - looks[hop]  # (the same expression decides and schedules: no rounding loop)
+            if due > now:  # a message not yet decided might be ready there earlier
                 m[8:] = hop, ready, tail_in, t_start, blocked, worst, late
-                self.later(ready - looks[hop], self._resume, m)
+                self.later(due, self._resume, m)
                 return
             link = links[hop]
             start = free[link]
