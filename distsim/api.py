@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from distsim.analysis import Inputs, Reconciliation, reconcile
 from distsim.errors import ScenarioError
+from distsim.hardware.cluster import link_figures
 from distsim.remat.run import analyze_rematerialization, fits_rematerialization, run_rematerialization
 from distsim.runner import RunResult, run_communication
 from distsim.scenario import Locations, Scenario, StrategySpec, load_scenario, parse_scenario
@@ -63,7 +64,7 @@ def _fits_communication(scenario: Scenario, cls, spec: StrategySpec, where: Loca
         problems.append(where.problem(("cluster", "workers"), f"{spec.kind} needs at least {cls.min_workers} workers, got {scenario.cluster.workers}"))
     if scenario.model.params is None:
         problems.append(where.problem(("model",), f"missing required key 'params' (the gradient size {spec.kind} exchanges)", at_key=True))
-    if scenario.cluster.network is None:
+    if scenario.cluster.network is None and scenario.cluster.nodes is None:
         problems.append(where.problem(("cluster",), f"missing required key 'network' ({spec.kind} sends messages)", at_key=True))
     return problems
 
@@ -154,17 +155,21 @@ def _build_strategy(spec: StrategySpec, where: Locations) -> tuple[object | None
 
 
 def inputs_for(scenario: Scenario, strategy) -> Inputs:
-    """What the closed forms may know: the scenario's numbers and the strategy's parameters."""
-    net = scenario.cluster.network
+    """What the closed forms may know: the scenario's numbers and the strategy's parameters.
+
+    A cluster of nodes gives the figures of its slowest tier (see ``link_figures``)
+    until the closed forms take a route-based platform (issue 7).
+    """
+    topology, bandwidth, latency = link_figures(scenario.cluster)
     params = strategy.params
     return Inputs(
         kind=strategy.name,
         workers=scenario.cluster.workers,
         params=scenario.model.params,
         bytes_per_param=scenario.model.bytes_per_param,
-        bandwidth=net.bandwidth,
-        latency=net.latency,
-        topology=net.topology,
+        bandwidth=bandwidth,
+        latency=latency,
+        topology=topology,
         flops=scenario.cluster.gpu.flops,
         reduce_compute=getattr(params, "reduce_compute", False),
         server=getattr(params, "server", "dedicated"),
