@@ -157,8 +157,8 @@ def _build_strategy(spec: StrategySpec, where: Locations) -> tuple[object | None
 def inputs_for(scenario: Scenario, strategy) -> Inputs:
     """What the closed forms may know: the scenario's numbers and the strategy's parameters.
 
-    A cluster of nodes gives the figures of its slowest tier (see ``link_figures``)
-    until the closed forms take a route-based platform (issue 7).
+    A cluster of nodes gives the figures of its fastest hop, so the formulas are
+    bounds (see ``link_figures``), until the closed forms take per-route figures (issue 7).
     """
     topology, bandwidth, latency = link_figures(scenario.cluster)
     params = strategy.params

@@ -85,12 +85,6 @@ def ring_allreduce(x: Inputs) -> Expectation:
         "2(n-1)(alpha + ceil(p/n) s/beta)" + (" + (n-1) ceil(p/n)/F" if gamma else ""),
         f"{PATARASUK}; {THAKUR}" + (f"; {CHAN}" if gamma else ""),
     )
-    if x.topology.startswith("cluster/"):
-        # Nodes on a slower fabric (alpha, beta are its figures): the ring is not bulk-synchronous.
-        # A fabric link on a ring route sends a chunk per step back to back while the faster hops
-        # inside nodes catch up, so its latency is paid once. A bound until issue 7's route-based one.
-        makespan = Formula(steps * q * s / x.bandwidth + x.latency, "2(n-1) floor(p/n) s/beta + alpha (fabric links busy back to back)",
-                           f"{PATARASUK}; {HOCKNEY}")
     return Expectation(
         messages=Formula(2 * n * (n - 1), "2n(n-1)", EXAM),
         message_bytes=Formula(sizes, "2(n-1) per chunk: (p mod n) chunks of ceil(p/n), the rest floor(p/n), times s", EXAM),

@@ -73,16 +73,28 @@ def node_ranks(cluster) -> list[tuple[int, ...]]:
 def link_figures(cluster) -> tuple[str, float, float]:
     """(topology name, bandwidth, latency) of one hop, for closed forms that know a single link.
 
-    Flat: the network's. One node: its switch (exactly a flat switch). Several nodes:
-    the fabric's figures (the slowest tier), so a ring's formula is its bound.
+    Flat: the network's. A cluster of nodes: its fastest hop, the highest bandwidth and
+    the lowest latency any route can have (two GPUs on one switch, or two NICs one
+    switch or one cable apart). An alpha-beta formula over these figures is then exact
+    on one node, where every route is that hop, and a lower bound on several, since
+    every message costs at least that much; the reconciliation names the slower routes
+    (and the contention) that make a run take longer. Issue 7 replaces this with
+    per-route figures.
     """
     if cluster.nodes is None:
         net = cluster.network
         return net.topology, net.bandwidth, net.latency
-    tier = cluster.inter if cluster.nodes > 1 else cluster.intra
-    if tier is None:  # one GPU: nothing to send over
+    hops = []  # (bandwidth, latency) of the fastest route within each tier
+    if cluster.gpus_per_node > 1:
+        hops.append((cluster.intra.bandwidth * cluster.intra.efficiency, cluster.intra.latency))
+    if cluster.nodes > 1:
+        inter = cluster.inter
+        cables = [(e.bandwidth or inter.bandwidth, inter.latency if e.latency is None else e.latency) for e in inter.edges or ()]
+        hops.append((max(b for b, _ in cables) * inter.efficiency, min(l for _, l in cables)) if cables
+                    else (inter.bandwidth * inter.efficiency, inter.latency))
+    if not hops:  # one GPU: nothing to send over
         return cluster.topology_name, math.inf, 0.0
-    return cluster.topology_name, tier.bandwidth * tier.efficiency, tier.latency
+    return cluster.topology_name, max(b for b, _ in hops), min(l for _, l in hops)
 
 
 def describe_cluster(cluster) -> str:

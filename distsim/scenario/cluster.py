@@ -31,6 +31,7 @@ ONLY_FOR = {"k": "fat_tree", "oversubscription": "fat_tree", "spines": "rail_opt
 NIC_NAME = re.compile(r"node(\d+)\.nic(\d+)")
 RESERVED_NAME = re.compile(r"w\d+|node\d+\.switch")
 MAX_FAT_TREE_K = 256
+MISSING = "missing"
 
 
 class Intra(Section):
@@ -102,15 +103,16 @@ class Inter(Section):
 
 
 def fail(errors: list[tuple[tuple, str, object]]) -> None:
-    """Raise every (location, message, value found) as one pydantic error, each located at its field.
+    """Raise every (location, message, value found) as one pydantic error, each located at its field
+    (``MISSING`` as the message: the field is required here and was not written).
 
     A cross-field rule is about one field; raising it at that field's location
     (rather than as a ValueError of the whole section) lets the located error point
     at the line to change.
     """
     if errors:
-        details = [InitErrorDetails(type=PydanticCustomError("value_error", message), loc=loc, input=found)
-                   for loc, message, found in errors]
+        details = [InitErrorDetails(type="missing" if message is MISSING else PydanticCustomError("value_error", message),
+                                    loc=loc, input=found) for loc, message, found in errors]
         raise ValidationError.from_exception_data("cluster", details)
 
 
@@ -132,7 +134,8 @@ def resolve_cluster(data: object, handler) -> BaseModel:
     nodes = _node_count(cluster)
     gpus = cluster.gpus_per_node or 1
     fabric = cluster.inter if nodes > 1 else None  # one node uses no fabric, whatever a preset says of it
-    fail(_size_errors(cluster, nodes, gpus, workers_written) + _fabric_errors(fabric, nodes, gpus))
+    errors = _size_errors(cluster, nodes, gpus, workers_written) + _fabric_errors(fabric, nodes, gpus)
+    fail([(loc, message if message is MISSING else message + _from_preset(loc, written), found) for loc, message, found in errors])
     object.__setattr__(cluster, "nodes", nodes)
     object.__setattr__(cluster, "gpus_per_node", gpus)
     object.__setattr__(cluster, "workers", nodes * gpus)
@@ -140,6 +143,16 @@ def resolve_cluster(data: object, handler) -> BaseModel:
         object.__setattr__(fabric, "k", fat_tree_k(nodes * fabric.nics_per_node))
     keep_written(cluster, written)
     return cluster
+
+
+def _from_preset(loc: tuple, written: dict) -> str:
+    """' (inter.dims comes from preset 'tpu-v5e')' when the field at ``loc`` was not written but merged in."""
+    node: object = written
+    for part in loc:
+        if not isinstance(node, dict) or part not in node:
+            return f" ({'.'.join(map(str, loc))} comes from preset {written['preset']!r})" if written.get("preset") else ""
+        node = node[part]
+    return ""
 
 
 def _node_count(cluster) -> int:
@@ -162,11 +175,9 @@ def _size_errors(cluster, nodes: int, gpus: int, workers_written: bool) -> list:
         errors.append((("workers",), f"with nodes, the GPU count is nodes x gpus_per_node = {nodes * gpus}; "
                        "leave 'workers' out", cluster.workers))
     if gpus > 1 and cluster.intra is None:
-        errors.append((("intra",), f"{gpus} GPUs per node need 'intra', the links inside a node "
-                       "(e.g. {topology: switch, bandwidth: 450 GB/s})", None))
+        errors.append((("intra",), MISSING, None))
     if nodes > 1 and cluster.inter is None:
-        errors.append((("inter",), f"{nodes} nodes need 'inter', the fabric between them "
-                       "(e.g. {topology: switch, bandwidth: 400 Gbit/s})", None))
+        errors.append((("inter",), MISSING, None))
     return errors
 
 

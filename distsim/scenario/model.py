@@ -81,8 +81,8 @@ class Cluster(Section):
     gpus_per_node: int | None = Field(None, ge=1, le=1024, description="GPUs in each node, joined by 'intra'; unset: 1")
     gpu: Gpu = Gpu()
     network: Network | None = Field(None, description="the network of a flat cluster (with nodes: 'intra' and 'inter')")
-    intra: Intra | None = Field(None, description="the links inside a node (NVLink through NVSwitch)")
-    inter: Inter | None = Field(None, description="the fabric between nodes")
+    intra: Intra | None = Field(None, description="the links inside a node (NVLink through NVSwitch); needed with gpus_per_node > 1")
+    inter: Inter | None = Field(None, description="the fabric between nodes; needed with nodes > 1")
     memory: MemoryTier = MemoryTier()
     disk: Disk = Disk()
 
