@@ -71,15 +71,14 @@ def node_ranks(cluster) -> list[tuple[int, ...]]:
 
 
 def link_figures(cluster) -> tuple[str, float, float]:
-    """(topology name, bandwidth, latency) of one hop, for closed forms that know a single link.
+    """(topology name, bandwidth, latency) of one hop, for what still speaks of a single link.
 
     Flat: the network's. A cluster of nodes: its fastest hop, the highest bandwidth and
     the lowest latency any route can have (two GPUs on one switch, or two NICs one
-    switch or one cable apart). An alpha-beta formula over these figures is then exact
-    on one node, where every route is that hop, and a lower bound on several, since
-    every message costs at least that much; the reconciliation names the slower routes
-    (and the contention) that make a run take longer. Issue 7 replaces this with
-    per-route figures.
+    switch or one cable apart), so a one-hop alpha-beta figure is never above what a
+    message really costs. The closed forms take each pair's own route from the
+    platform (``analysis/platform.py``); these figures name the cluster's fastest hop
+    in sweeps and reports, and are what "slower than one hop" is measured against.
     """
     if cluster.nodes is None:
         net = cluster.network

@@ -32,6 +32,7 @@ NIC_NAME = re.compile(r"node(\d+)\.nic(\d+)")
 RESERVED_NAME = re.compile(r"w\d+|node\d+\.switch")
 MAX_FAT_TREE_K = 256
 MISSING = "missing"
+DEFAULT_NETWORK_MODEL = "cut_through"  # as Network.model's default
 
 
 class Intra(Section):
@@ -119,14 +120,14 @@ def fail(errors: list[tuple[tuple, str, object]]) -> None:
 def resolve_cluster(data: object, handler) -> BaseModel:
     """Validate a ``cluster`` section (a pydantic wrap validator): preset merged under, sizes computed.
 
-    A flat cluster goes through unchanged. For a cluster of nodes, the preset's
+    A flat cluster gets its network's model as ``network_model``. For a cluster of nodes, the preset's
     keys fill what the scenario does not write; ``workers`` (nodes x gpus_per_node),
     an unset ``nodes`` (1, or the torus's size) and an unset fat-tree ``k`` are
     computed. Only the keys the scenario wrote count as set, so a sweep point that
     dumps the scenario (``exclude_unset``) and loads it again re-merges its preset.
     """
     if not isinstance(data, dict) or not any(key in data for key in NODE_KEYS):
-        return handler(data)
+        return _flat(handler(data))
     written = data
     data = with_preset(data)
     workers_written = "workers" in data
@@ -139,9 +140,19 @@ def resolve_cluster(data: object, handler) -> BaseModel:
     object.__setattr__(cluster, "nodes", nodes)
     object.__setattr__(cluster, "gpus_per_node", gpus)
     object.__setattr__(cluster, "workers", nodes * gpus)
+    object.__setattr__(cluster, "network_model", cluster.network_model or DEFAULT_NETWORK_MODEL)
     if fabric is not None and fabric.topology == "fat_tree" and fabric.k is None:
         object.__setattr__(fabric, "k", fat_tree_k(nodes * fabric.nics_per_node))
     keep_written(cluster, written)
+    return cluster
+
+
+def _flat(cluster):
+    """A flat cluster's network model is its network's; ``network_model`` is for clusters of nodes."""
+    if cluster.network_model is not None:
+        fail([(("network_model",), "a flat cluster sets its model in 'network' (network: {model: ...})", cluster.network_model)])
+    if cluster.network is not None:
+        object.__setattr__(cluster, "network_model", cluster.network.model)
     return cluster
 
 
