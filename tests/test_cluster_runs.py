@@ -35,6 +35,21 @@ def test_ring_allreduce_on_every_fabric_holds_the_exact_mean_and_reconciles(name
     assert outcome.ok, [(c.name, c.expected, c.simulated, c.status) for c in outcome.reconciliation.checks]
 
 
+@pytest.mark.parametrize("model", ["store_and_forward", "flow"])
+@pytest.mark.parametrize("name", ["rail_optimized (PXN)", "fat_tree", "torus"])
+def test_every_network_model_runs_on_a_cluster(name, model):
+    text = "cluster:\n" + FABRICS[name] + f"  network_model: {model}\n" + TAIL
+    (outcome,) = distsim.run(distsim.loads(text)[0])
+    assert outcome.trace.network == model and outcome.result.verified and outcome.ok
+
+
+def test_network_model_belongs_to_clusters_of_nodes():
+    with pytest.raises(ScenarioError, match=r"cluster.network_model: a flat cluster sets its model in 'network'"):
+        distsim.loads("cluster: {workers: 2, network: {bandwidth: 1}, network_model: flow}\n" + TAIL)
+    flat, _ = distsim.loads("cluster: {workers: 2, network: {bandwidth: 1, model: flow}}\n" + TAIL)
+    assert flat.cluster.network_model == "flow"
+
+
 def test_one_node_is_a_flat_switch_exactly():
     (outcome,) = distsim.run(distsim.loads("cluster:\n" + FABRICS["one node (preset)"] + TAIL)[0])
     makespan = next(c for c in outcome.reconciliation.checks if c.name.startswith("makespan"))
