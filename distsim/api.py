@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from distsim.analysis import Inputs, Reconciliation, reconcile
 from distsim.analysis.platform import Platform
 from distsim.errors import ScenarioError
+from distsim.hardware.cluster import link_figures
 from distsim.remat.run import analyze_rematerialization, fits_rematerialization, run_rematerialization
 from distsim.runner import RunResult, layout, run_communication
 from distsim.scenario import Locations, Scenario, StrategySpec, load_scenario, parse_scenario
@@ -64,7 +65,7 @@ def _fits_communication(scenario: Scenario, strategy, spec: StrategySpec, where:
         problems.append(where.problem(("cluster", "workers"), f"{spec.kind} needs at least {strategy.min_workers} workers, got {scenario.cluster.workers}"))
     if scenario.model.params is None:
         problems.append(where.problem(("model",), f"missing required key 'params' (the gradient size {spec.kind} exchanges)", at_key=True))
-    if scenario.cluster.network is None:
+    if scenario.cluster.network is None and scenario.cluster.nodes is None:
         problems.append(where.problem(("cluster",), f"missing required key 'network' ({spec.kind} sends messages)", at_key=True))
     if not problems:  # the ranks must have a place on the network: names in a graph, connected endpoints
         try:
@@ -161,22 +162,27 @@ def _build_strategy(spec: StrategySpec, where: Locations) -> tuple[object | None
 
 def inputs_for(scenario: Scenario, strategy, result: RunResult | None = None) -> Inputs:
     """What the closed forms may know: the scenario's numbers, the strategy's parameters and,
-    when the run's layout is known, the platform (routes between ranks) — never the trace."""
-    net = scenario.cluster.network
+    when the run's layout is known, the platform (routes between ranks) — never the trace.
+
+    A cluster of nodes gives the one-hop figures of its fastest hop (see ``link_figures``);
+    its formulas use the platform's routes.
+    """
+    topology, bandwidth, latency = link_figures(scenario.cluster)
+    model = scenario.cluster.network_model
     params = strategy.params
     return Inputs(
         kind=strategy.name,
         workers=scenario.cluster.workers,
         params=scenario.model.params,
         bytes_per_param=scenario.model.bytes_per_param,
-        bandwidth=net.bandwidth,
-        latency=net.latency,
-        topology=net.topology,
+        bandwidth=bandwidth,
+        latency=latency,
+        topology=topology,
         flops=scenario.cluster.gpu.flops,
         reduce_compute=getattr(params, "reduce_compute", False),
         server=getattr(params, "server", "dedicated"),
-        network=net.model,
-        platform=platform_of(result.layout, net.model) if result is not None and result.layout else None,
+        network=model,
+        platform=platform_of(result.layout, model) if result is not None and result.layout else None,
     )
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from distsim.engine import Device, Phantom, Tensor, World
 from distsim.errors import ScenarioError, VerificationError
 from distsim.hardware import Topology, build_topology
+from distsim.hardware.cluster import cluster_topology, node_ranks
 from distsim.hardware.topology import disconnected_endpoints
 from distsim.scenario import Locations, Scenario
 from distsim.scenario.problems import suggest
@@ -50,6 +51,7 @@ class CommJob:
     workers: list[int]
     gradients: list[Tensor]
     weights: Tensor
+    nodes: list[tuple[int, ...]] = field(default_factory=list)  # the worker ranks of each node (box), in order
 
     def context(self, rank: int):
         return self.world.contexts[rank]
@@ -80,13 +82,13 @@ def run_communication(scenario: Scenario, strategy, where: Locations, monitor=No
         Device(scenario.cluster.gpu.flops, scenario.cluster.gpu.memory),
         scenario.model.bytes_per_param,
         copies_payloads=verify,
-        network=scenario.cluster.network.model,
+        network=scenario.cluster.network_model,
     )
     rng = np.random.default_rng(scenario.run.seed)
     gradients = [rng.standard_normal(p) if verify else Phantom(p) for _ in range(n)]
     weights = rng.standard_normal(p) if verify else Phantom(p)
     expected = strategy.expected(np.array(gradients), weights) if verify else None
-    job = CommJob(world, n, list(range(n)), gradients, weights)
+    job = CommJob(world, n, list(range(n)), gradients, weights, node_ranks(scenario.cluster))
     if monitor is not None:
         monitor(world)
     for rank, program in strategy.programs(job):
@@ -99,17 +101,23 @@ def run_communication(scenario: Scenario, strategy, where: Locations, monitor=No
     return RunResult(scenario, strategy, world.trace, verify, time.perf_counter() - started, peaks, where_ranks)
 
 
-def _place_ranks(n: int, strategy, where: Locations):
-    """Workers 0..n-1 on nodes w0..w{n-1}; extra ranks (a server) on their own node or a worker's."""
+def _place_ranks(n: int, strategy, where: Locations, in_nodes: bool = False):
+    """Workers 0..n-1 on nodes w0..w{n-1}; extra ranks (a server) on their own node or a worker's.
+
+    In a cluster of nodes (``in_nodes``) every endpoint is a GPU of a node, so a server shares a worker's.
+    """
     ranks = [f"w{i}" for i in range(n)]
     endpoints = list(ranks)
     placement = list(range(n))
     for name, share in strategy.extra_ranks():
+        origin = getattr(strategy, "origin", ("strategy",))
+        if share is None and in_nodes:
+            raise ScenarioError([where.problem(origin + ("server",), "a cluster of nodes has no machine for a dedicated "
+                                               f"server; place it on a GPU ({name} shares worker k's: server: k)")])
         if share is None:
             placement.append(len(endpoints))
             endpoints.append(name)
         elif not 0 <= share < n:
-            origin = getattr(strategy, "origin", ("strategy",))
             raise ScenarioError([where.problem(origin + ("server",), f"worker {share} does not exist (workers are 0..{n - 1})")])
         else:
             placement.append(share)
@@ -128,7 +136,10 @@ class Layout:
 
 def layout(scenario: Scenario, strategy, where: Locations) -> Layout:
     """Place ``strategy``'s ranks on ``scenario``'s network; ScenarioError lists every problem."""
-    ranks, placement, endpoints = _place_ranks(scenario.cluster.workers, strategy, where)
+    in_nodes = scenario.cluster.nodes is not None
+    ranks, placement, endpoints = _place_ranks(scenario.cluster.workers, strategy, where, in_nodes)
+    if in_nodes:
+        return Layout(ranks, placement, cluster_topology(scenario.cluster, endpoints, where))
     net = scenario.cluster.network
     path = ("cluster", "network", "edges")
     problems = _edge_name_problems(net, endpoints, where)

@@ -131,15 +131,18 @@ def _summary_table(outcomes) -> str:
 def _describe(scenario, path: Path) -> str:
     net = scenario.cluster.network
     model = scenario.model
-    if net is None:  # a layer chain on one worker (rematerialization)
+    if net is None and scenario.cluster.nodes is None:  # a layer chain on one worker (rematerialization)
         from distsim.report.remat import remat_describe
 
         return remat_describe(scenario, path)
-    return (
-        f"{path}: {scenario.cluster.workers} workers on a {net.topology} network "
-        f"({net.bandwidth * 8 / 1e9:.4g} Gbit/s, {net.latency * 1e6:.4g} us per hop); "
-        f"gradient of {model.params:,} {model.dtype} parameters ({model.bytes_per_param} B each)"
-    )
+    if net is None:
+        from distsim.hardware.cluster import describe_cluster
+
+        hardware = describe_cluster(scenario.cluster)
+    else:
+        hardware = (f"{scenario.cluster.workers} workers on a {net.topology} network "
+                    f"({net.bandwidth * 8 / 1e9:.4g} Gbit/s, {net.latency * 1e6:.4g} us per hop)")
+    return f"{path}: {hardware}; gradient of {model.params:,} {model.dtype} parameters ({model.bytes_per_param} B each)"
 
 
 def _progress(index: int, total: int, kind: str) -> None:

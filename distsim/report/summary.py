@@ -32,7 +32,7 @@ def communication_dict(outcome) -> dict:
         "workers": scenario.cluster.workers,
         "params": scenario.model.params,
         "bytes_per_param": scenario.model.bytes_per_param,
-        "topology": scenario.cluster.network.topology,
+        "topology": scenario.cluster.topology_name,
         "messages": sim["messages"],
         "message_bytes": {str(k): v for k, v in sim["message_bytes"].items()},
         "total_bytes": sim["total_bytes"],

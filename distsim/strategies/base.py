@@ -34,6 +34,7 @@ class Job(Protocol):
 
     world_size: int  # number of workers n
     workers: list[int]  # their ranks, 0..n-1
+    nodes: list[tuple[int, ...]]  # the workers of each node (box), in order; a flat cluster: one per node
 
     def context(self, rank: int) -> Context: ...
     def gradient(self, rank: int) -> Tensor: ...
