@@ -19,9 +19,11 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from distsim.analysis import Inputs, Reconciliation, reconcile
+from distsim.analysis.collectives import CollectiveCall
 from distsim.errors import ScenarioError
 from distsim.remat.run import analyze_rematerialization, fits_rematerialization, run_rematerialization
 from distsim.runner import RunResult, run_communication
+from distsim.runner import nodes_and_platform as collective_platform
 from distsim.scenario import Locations, Scenario, StrategySpec, load_scenario, parse_scenario
 from distsim.scenario.problems import problems_from_validation, sort_problems, suggest
 from distsim.strategies import UnknownStrategy, available, get
@@ -65,6 +67,12 @@ def _fits_communication(scenario: Scenario, cls, spec: StrategySpec, where: Loca
         problems.append(where.problem(("model",), f"missing required key 'params' (the gradient size {spec.kind} exchanges)", at_key=True))
     if scenario.cluster.network is None:
         problems.append(where.problem(("cluster",), f"missing required key 'network' ({spec.kind} sends messages)", at_key=True))
+    if not problems and hasattr(cls, "problems"):  # what this strategy's own parameters cannot do on this cluster
+        strategy, _ = _build_strategy(spec, where)
+        nodes, _ = collective_platform(scenario)
+        for path, message in strategy.problems(scenario.cluster.workers, scenario.model.params, nodes):
+            at = spec.origin + path if path else ("model", "params")
+            problems.append(where.problem(at, message))
     return problems
 
 
@@ -168,7 +176,19 @@ def inputs_for(scenario: Scenario, strategy) -> Inputs:
         flops=scenario.cluster.gpu.flops,
         reduce_compute=getattr(params, "reduce_compute", False),
         server=getattr(params, "server", "dedicated"),
+        collective=_collective_call(scenario, strategy),
     )
+
+
+def _collective_call(scenario: Scenario, strategy) -> CollectiveCall | None:
+    """What a collective strategy runs (auto resolved as the run resolved it), for its closed forms."""
+    if not hasattr(strategy, "plan"):
+        return None
+    nodes, platform = collective_platform(scenario)
+    n, p, s = scenario.cluster.workers, scenario.model.params, scenario.model.bytes_per_param
+    q = strategy.params
+    algorithm = strategy.plan(platform, n, p * s)[0].algorithm
+    return CollectiveCall(q.op, algorithm, tuple(range(n)), p, s, q.root, q.channels, q.servers, nodes)
 
 
 def strategies() -> dict[str, type]:

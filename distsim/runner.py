@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from distsim.collectives.tuner import Platform
 from distsim.engine import Device, Phantom, Tensor, World
 from distsim.errors import ScenarioError, VerificationError
 from distsim.hardware import build_topology
@@ -33,10 +34,12 @@ class RunResult:
     verified: bool  # True when real payloads were carried and every worker's result checked
     wall_seconds: float
     memory_peak: dict[str, int] = field(default_factory=dict)  # rank name -> peak device bytes
+    facts: dict = field(default_factory=dict)  # what the strategy decided (e.g. the algorithm auto chose)
 
     @property
     def kind(self) -> str:
-        return self.strategy.name
+        """The strategy as the output names it (a collective adds its op and algorithm)."""
+        return getattr(self.strategy, "label", self.strategy.name)
 
 
 @dataclass
@@ -48,6 +51,8 @@ class CommJob:
     workers: list[int]
     gradients: list[Tensor]
     weights: Tensor
+    nodes: tuple[tuple[int, ...], ...] = ()  # the workers' ranks node by node
+    platform: Platform | None = None  # what algorithm: auto predicts times on
 
     def context(self, rank: int):
         return self.world.contexts[rank]
@@ -83,7 +88,7 @@ def run_communication(scenario: Scenario, strategy, where: Locations, monitor=No
     gradients = [rng.standard_normal(p) if verify else Phantom(p) for _ in range(n)]
     weights = rng.standard_normal(p) if verify else Phantom(p)
     expected = strategy.expected(np.array(gradients), weights) if verify else None
-    job = CommJob(world, n, list(range(n)), gradients, weights)
+    job = CommJob(world, n, list(range(n)), gradients, weights, *nodes_and_platform(scenario))
     if monitor is not None:
         monitor(world)
     for rank, program in strategy.programs(job):
@@ -91,9 +96,17 @@ def run_communication(scenario: Scenario, strategy, where: Locations, monitor=No
     results = world.run()
     if verify:
         _check_results(results, range(n), expected, world)
-    world.trace.meta.update(strategy=strategy.name, workers=n, params=p, seed=scenario.run.seed, verified=verify)
+    facts = strategy.facts(job)
+    world.trace.meta.update(strategy=strategy.name, workers=n, params=p, seed=scenario.run.seed, verified=verify, **facts)
     peaks = {world.ranks[c.rank]: c.memory_peak for c in world.contexts}
-    return RunResult(scenario, strategy, world.trace, verify, time.perf_counter() - started, peaks)
+    return RunResult(scenario, strategy, world.trace, verify, time.perf_counter() - started, peaks, facts)
+
+
+def nodes_and_platform(scenario: Scenario) -> tuple[tuple, Platform]:
+    """The workers node by node (one per node on a ``workers:`` cluster), and the tiers the tuner sees."""
+    n, net = scenario.cluster.workers, scenario.cluster.network
+    platform = Platform.flat(n, net.latency, net.bandwidth)
+    return platform.nodes, platform
 
 
 def _place_ranks(n: int, strategy, where: Locations):
@@ -129,12 +142,29 @@ def _node_name(node: int | str) -> str:
     return f"w{node}" if isinstance(node, int) else node
 
 
-def _check_results(results: dict, workers, expected: np.ndarray, world: World) -> None:
-    wrong = [w for w in workers if not np.allclose(results[w], expected, rtol=1e-9, atol=1e-9)]
+def _check_results(results: dict, workers, expected, world: World) -> None:
+    """Every worker holds its expected result: one array for all, or a list with one per worker (None: no result)."""
+    workers = list(workers)
+    wanted = dict(zip(workers, expected)) if isinstance(expected, list) else dict.fromkeys(workers, expected)
+    wrong = [w for w in workers if not _matches(results[w], wanted[w])]
     if wrong:
-        worst = max(float(np.max(np.abs(results[w] - expected))) for w in wrong)
+        worst = max(_error(results[w], wanted[w]) for w in wrong)
         names = ", ".join(world.ranks[w] for w in wrong[:8])
         raise VerificationError(
             f"payload check failed: {len(wrong)} of {len(list(workers))} workers ({names}) "
             f"do not hold the expected result (largest error {worst:.3g})"
         )
+
+
+def _matches(result, expected) -> bool:
+    if expected is None or result is None:
+        return expected is None and result is None
+    result = np.asarray(result)
+    return result.shape == expected.shape and np.allclose(result, expected, rtol=1e-9, atol=1e-9)
+
+
+def _error(result, expected) -> float:
+    """How far a wrong result is from the expected one (infinite when it is missing or of another shape)."""
+    if expected is None or result is None or np.shape(result) != expected.shape:
+        return float("inf")
+    return float(np.max(np.abs(result - expected)))

@@ -39,6 +39,7 @@ class Inputs:
     flops: float
     reduce_compute: bool = False
     server: str | int = "dedicated"
+    collective: object | None = None  # analysis.collectives.CollectiveCall, for kind "collective"
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Expectation:
     makespan: Formula | None  # alpha-beta makespan on a contention-free network; None if no closed form
     # Other exact time predictions for this topology (e.g. the server-bottleneck model), by name.
     models: dict[str, Formula] = field(default_factory=dict)
+    traffic: Formula | None = None  # {(src rank, dst rank): bytes}
 
 
 def _gamma_chain(first_arrival: float, gap: float, compute: float, count: int) -> float:
@@ -146,5 +148,9 @@ CLOSED_FORMS: dict[str, Callable[[Inputs], Expectation]] = {
 
 def expectation(x: Inputs) -> Expectation | None:
     """The closed forms for ``x.kind``, or None when distsim has none for that strategy."""
+    if x.collective is not None:
+        from distsim.analysis import collectives  # imports this module: loaded on first use
+
+        return collectives.expectation(x)
     form = CLOSED_FORMS.get(x.kind)
     return form(x) if form else None

@@ -61,6 +61,18 @@ def simulated_counts(trace: Trace) -> dict:
     }
 
 
+def pair_bytes(trace: Trace) -> dict[tuple[int, int], int]:
+    """Bytes the trace shows from each rank to each other: {(src, dst): bytes}."""
+    m = trace.messages
+    if not len(m):
+        return {}
+    width = len(trace.ranks)
+    keys, inverse = np.unique(m["src"].astype(np.int64) * width + m["dst"], return_inverse=True)
+    sums = np.zeros(len(keys), dtype=np.int64)
+    np.add.at(sums, inverse, m["nbytes"])
+    return {divmod(int(key), width): int(total) for key, total in zip(keys, sums)}
+
+
 def reconcile(trace: Trace, inputs: Inputs) -> Reconciliation:
     sim = simulated_counts(trace)
     exp = expectation(inputs)
@@ -71,6 +83,8 @@ def reconcile(trace: Trace, inputs: Inputs) -> Reconciliation:
         _exact("message sizes", exp.message_bytes, sim["message_bytes"]),
         _exact("total bytes", exp.total_bytes, sim["total_bytes"]),
     ]
+    if exp.traffic is not None:
+        checks.append(_exact("traffic per pair", exp.traffic, pair_bytes(trace)))
     notes = []
     if exp.makespan is not None:
         check, why = _makespan(exp.makespan, trace, inputs)

@@ -1,0 +1,111 @@
+"""The communication patterns of the collective algorithms, as the papers define them, and their alpha-beta times.
+
+Derived here from the sources (NCCL's trees.cc pictures, Thakur et al. 2005,
+Sanders et al. 2009), never from ``distsim.collectives``: the analyzer checks the
+library against these, so they must not share code. Positions are 0..n-1 in the
+group; ``analysis/collectives.py`` maps them to ranks.
+
+Time model (Hockney's alpha-beta on a non-blocking switch, one full-duplex port per
+rank): a message of m bytes arrives alpha + m/beta after it starts; a rank's
+messages leave its port one after another; messages to one rank enter its port one
+after another. The recurrences below are the critical paths of each algorithm
+under exactly these rules (a max-plus evaluation of its steps).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+
+def parts(total: int, count: int) -> list[int]:
+    """How a buffer of ``total`` elements is cut into ``count`` chunks: the first total mod count one larger."""
+    base, extra = divmod(total, count)
+    return [base + 1 if k < extra else base for k in range(count)]
+
+
+# -- NCCL's binary tree ------------------------------------------------------------------------
+
+def binary_tree_children(n: int) -> list[tuple[int, ...]]:
+    """Children of each label in NCCL's binary tree (src/graph/trees.cc, the picture above ncclGetBtree).
+
+    Label 0 is the root; its one child is the largest power of two below n. Under it
+    the labels 1..n-1 form an in-order tree: a label whose lowest set bit is b has
+    children label - b/2 and label + b/2, where the right one, if past the end, is the
+    nearest label + b/4, label + b/8, ... that exists. Odd labels are leaves.
+    """
+    children: list[tuple[int, ...]] = [() for _ in range(n)]
+    if n > 1:
+        children[0] = (1 << ((n - 1).bit_length() - 1),)
+    for v in range(2, n, 2):
+        half = (v & -v) // 2
+        right = half
+        while right and v + right >= n:
+            right //= 2
+        children[v] = (v - half,) + ((v + right,) if right else ())
+    return children
+
+
+def mirrored(children: list[tuple[int, ...]], relabel: Callable[[int], int]) -> list[tuple[int, ...]]:
+    """The same tree with every label v renamed relabel(v) (Sanders et al.'s second tree)."""
+    moved: list[tuple[int, ...]] = [() for _ in children]
+    for v, below in enumerate(children):
+        moved[relabel(v)] = tuple(relabel(c) for c in below)
+    return moved
+
+
+def tree_edges(children: list[tuple[int, ...]]) -> list[tuple[int, int]]:
+    """(parent, child) pairs of a tree."""
+    return [(v, c) for v, below in enumerate(children) for c in below]
+
+
+def root_of(children: list[tuple[int, ...]]) -> int:
+    has_parent = {c for below in children for c in below}
+    return next(v for v in range(len(children)) if v not in has_parent)
+
+
+def tree_reduce_done(children, send: float, alpha: float) -> float:
+    """When the root holds the sum: each node sends its partial sum once its children's are in;
+    a parent takes its children's messages one after another, in the order they were sent."""
+    done: dict[int, float] = {}
+
+    def ready(v: int) -> float:
+        port, last = 0.0, 0.0
+        for start in sorted(ready(c) for c in children[v]):
+            port = max(start, port) + send
+            last = port + alpha
+        done[v] = last
+        return last
+
+    return ready(root_of(children))
+
+
+def tree_broadcast_done(children, send: float, alpha: float, start: float) -> float:
+    """When the last node holds the result: each node sends it to its children in order, one after another."""
+    reached, frontier = start, [(root_of(children), start)]
+    while frontier:
+        v, t = frontier.pop()
+        reached = max(reached, t)
+        frontier += [(c, t + (k + 1) * send + alpha) for k, c in enumerate(children[v])]
+    return reached
+
+
+# -- rounds of exchanges (butterflies, Bruck, pairwise, rings) ---------------------------------
+
+Round = list[tuple[int, int, float]]  # (sender, receiver, seconds on the wire), in each sender's sending order
+
+
+def rounds_done(ready: list[float], rounds: list[Round], alpha: float) -> list[float]:
+    """Critical path of a round-based algorithm: in each round every sender sends its messages back to back
+    from the moment it finished the previous round; a rank finishes a round when all its messages are in.
+
+    Messages that would meet at a receiver's port are not serialised here: where they do
+    in the simulation, the trace shows the wait (contention), and the reconciliation says so.
+    """
+    done = list(ready)
+    for messages in rounds:
+        nxt, port = list(done), {}
+        for src, dst, seconds in messages:
+            port[src] = port.get(src, done[src]) + seconds
+            nxt[dst] = max(nxt[dst], port[src] + alpha)
+        done = nxt
+    return done
