@@ -17,6 +17,7 @@ import click
 from distsim import __version__, api
 from distsim.cli import authoring
 from distsim.cli import golden as golden_cli
+from distsim.cli.collectives import collectives
 from distsim.cli.plot import plot
 from distsim.cli.progress import LiveStatus
 from distsim.cli.report import report
@@ -157,7 +158,7 @@ def _write_traces(outcomes, directory: Path) -> None:
             write_chrome_trace(outcome.trace, target / "trace.json")
 
 
-for command in (sweep, plot, report, tradeoff, authoring.validate, authoring.schema, golden_cli.verify):
+for command in (sweep, plot, report, tradeoff, collectives, authoring.validate, authoring.schema, golden_cli.verify):
     cli.add_command(command)
 
 
