@@ -20,10 +20,11 @@ from pydantic import ValidationError
 
 from distsim.analysis import Inputs, Reconciliation, reconcile
 from distsim.analysis.collectives import CollectiveCall
+from distsim.analysis.platform import Platform
 from distsim.errors import ScenarioError
 from distsim.remat.run import analyze_rematerialization, fits_rematerialization, run_rematerialization
-from distsim.runner import RunResult, run_communication
-from distsim.runner import nodes_and_platform as collective_platform
+from distsim.runner import RunResult, layout, run_communication
+from distsim.runner import nodes_and_tiers
 from distsim.scenario import Locations, Scenario, StrategySpec, load_scenario, parse_scenario
 from distsim.scenario.problems import problems_from_validation, sort_problems, suggest
 from distsim.strategies import UnknownStrategy, available, get
@@ -56,20 +57,24 @@ class Family:
 
     simulate: Callable  # (scenario, strategy, where, monitor=None) -> RunResult
     analyze: Callable  # (result: RunResult, scenario, strategy) -> Reconciliation
-    fits: Callable  # (scenario, strategy class, spec, where) -> list[Problem]: what the family needs
+    fits: Callable  # (scenario, strategy, spec, where) -> list[Problem]: what the family needs
 
 
-def _fits_communication(scenario: Scenario, cls, spec: StrategySpec, where: Locations) -> list:
+def _fits_communication(scenario: Scenario, strategy, spec: StrategySpec, where: Locations) -> list:
     problems = []
-    if scenario.cluster.workers < cls.min_workers:
-        problems.append(where.problem(("cluster", "workers"), f"{spec.kind} needs at least {cls.min_workers} workers, got {scenario.cluster.workers}"))
+    if scenario.cluster.workers < strategy.min_workers:
+        problems.append(where.problem(("cluster", "workers"), f"{spec.kind} needs at least {strategy.min_workers} workers, got {scenario.cluster.workers}"))
     if scenario.model.params is None:
         problems.append(where.problem(("model",), f"missing required key 'params' (the gradient size {spec.kind} exchanges)", at_key=True))
     if scenario.cluster.network is None:
         problems.append(where.problem(("cluster",), f"missing required key 'network' ({spec.kind} sends messages)", at_key=True))
-    if not problems and hasattr(cls, "problems"):  # what this strategy's own parameters cannot do on this cluster
-        strategy, _ = _build_strategy(spec, where)
-        nodes, _ = collective_platform(scenario)
+    if not problems:  # the ranks must have a place on the network: names in a graph, connected endpoints
+        try:
+            layout(scenario, strategy, where)
+        except ScenarioError as error:
+            problems += error.problems
+    if not problems and hasattr(strategy, "problems"):  # what this strategy's own parameters cannot do on this cluster
+        nodes, _ = nodes_and_tiers(scenario)
         for path, message in strategy.problems(scenario.cluster.workers, scenario.model.params, nodes):
             at = spec.origin + path if path else ("model", "params")
             problems.append(where.problem(at, message))
@@ -79,7 +84,7 @@ def _fits_communication(scenario: Scenario, cls, spec: StrategySpec, where: Loca
 FAMILIES: dict[str, Family] = {
     "communication": Family(
         simulate=run_communication,
-        analyze=lambda result, scenario, strategy: reconcile(result.trace, inputs_for(scenario, strategy)),
+        analyze=lambda result, scenario, strategy: reconcile(result.trace, inputs_for(scenario, strategy, result)),
         fits=_fits_communication,
     ),
     "rematerialization": Family(
@@ -133,7 +138,7 @@ def build_strategies(scenario: Scenario, where: Locations) -> list:
         strategy, found = _build_strategy(spec, where)
         problems += found
         if strategy is not None:
-            problems += FAMILIES[strategy.family].fits(scenario, type(strategy), spec, where)
+            problems += FAMILIES[strategy.family].fits(scenario, strategy, spec, where)
             strategies.append(strategy)
     if problems:
         raise ScenarioError(sort_problems(problems, main=where.file))
@@ -161,8 +166,9 @@ def _build_strategy(spec: StrategySpec, where: Locations) -> tuple[object | None
     return strategy, []
 
 
-def inputs_for(scenario: Scenario, strategy) -> Inputs:
-    """What the closed forms may know: the scenario's numbers and the strategy's parameters."""
+def inputs_for(scenario: Scenario, strategy, result: RunResult | None = None) -> Inputs:
+    """What the closed forms may know: the scenario's numbers, the strategy's parameters and,
+    when the run's layout is known, the platform (routes between ranks) — never the trace."""
     net = scenario.cluster.network
     params = strategy.params
     return Inputs(
@@ -176,18 +182,31 @@ def inputs_for(scenario: Scenario, strategy) -> Inputs:
         flops=scenario.cluster.gpu.flops,
         reduce_compute=getattr(params, "reduce_compute", False),
         server=getattr(params, "server", "dedicated"),
+        network=net.model,
         collective=_collective_call(scenario, strategy),
+        platform=platform_of(result.layout, net.model) if result is not None and result.layout else None,
     )
+
+
+def platform_of(layout, model: str) -> Platform:
+    """The closed forms' view of a layout: links, and the route between two ranks' nodes."""
+    topology, placement = layout.topology, layout.placement
+
+    def route(src: int, dst: int) -> tuple[int, ...]:
+        a, b = placement[src], placement[dst]
+        return () if a == b else topology.route(a, b).links
+
+    return Platform(tuple(topology.links), route, model)
 
 
 def _collective_call(scenario: Scenario, strategy) -> CollectiveCall | None:
     """What a collective strategy runs (auto resolved as the run resolved it), for its closed forms."""
     if not hasattr(strategy, "plan"):
         return None
-    nodes, platform = collective_platform(scenario)
+    nodes, tiers = nodes_and_tiers(scenario)
     n, p, s = scenario.cluster.workers, scenario.model.params, scenario.model.bytes_per_param
     q = strategy.params
-    algorithm = strategy.plan(platform, n, p * s)[0].algorithm
+    algorithm = strategy.plan(tiers, n, p * s)[0].algorithm
     return CollectiveCall(q.op, algorithm, tuple(range(n)), p, s, q.root, q.channels, q.servers, nodes)
 
 

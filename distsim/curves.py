@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from distsim.collectives import algorithms_for, refusal, size_refusal
 from distsim.collectives.catalog import node_boxes
 from distsim.collectives.tuner import Tuning, crossovers, estimate
-from distsim.runner import nodes_and_platform, run_communication
+from distsim.runner import nodes_and_tiers, run_communication
 from distsim.scenario import Locations, Scenario
 from distsim.strategies.collective import Collective, CollectiveParams
 
@@ -61,15 +61,15 @@ def collective_curves(scenario: Scenario, op: str, sizes: list[int], simulate: b
                       progress: Callable[[str], None] | None = None) -> Curves:
     n = scenario.cluster.workers
     group = tuple(range(n))
-    nodes, platform = nodes_and_platform(scenario)
+    nodes, tiers = nodes_and_tiers(scenario)
     tuning = tuning_of(scenario, op)
     boxes = tuple(len(box) for box in node_boxes(group, nodes))
     names = [a for a in (tuning.candidates or algorithms_for(op))
              if not refusal(op, a, n, channels=tuning.channels, servers=tuning.servers, box_sizes=boxes)]
-    predicted = {a: [estimate(op, a, m, group, platform, tuning).seconds for m in sizes] for a in names}
+    predicted = {a: [estimate(op, a, m, group, tiers, tuning).seconds for m in sizes] for a in names}
     cheapest = [min(names, key=lambda a, k=k: predicted[a][k]) for k in range(len(sizes))]
     among = replace(tuning, candidates=tuple(names))
-    curves = Curves(op, n, sizes, predicted, cheapest, crossovers(op, group, platform, among, min(sizes), max(sizes)))
+    curves = Curves(op, n, sizes, predicted, cheapest, crossovers(op, group, tiers, among, min(sizes), max(sizes)))
     if simulate:
         for a in names:
             if progress:

@@ -13,6 +13,7 @@ import numpy as np
 from distsim import collectives
 from distsim.analysis import Inputs, reconcile
 from distsim.analysis.collectives import CollectiveCall
+from distsim.analysis.platform import Platform
 from distsim.engine import Device, Phantom, World
 from distsim.hardware import build_topology
 
@@ -58,8 +59,15 @@ def run_collective(op: str, algorithm: str, group: tuple, params: int, world_siz
         return Ran(world, results, inputs, None)
     spec = CollectiveCall(op, algorithm, tuple(group), params, S, options.get("root"), options.get("channels", 2),
                           options.get("servers", 1), options.get("nodes"))
-    inputs_for_analysis = Inputs("collective", len(group), params, S, BETA, ALPHA, "switch", 1e15, collective=spec)
+    inputs_for_analysis = Inputs("collective", len(group), params, S, BETA, ALPHA, "switch", 1e15, collective=spec,
+                                 platform=routes_of(world))
     return Ran(world, results, inputs, reconcile(world.trace, inputs_for_analysis))
+
+
+def routes_of(world: World) -> Platform:
+    """The analyzer's view of the world's network: its links and the route between any two ranks."""
+    topology = world.topology
+    return Platform(tuple(topology.links), lambda a, b: () if a == b else topology.route(a, b).links)
 
 
 def expected_results(op: str, group: tuple, inputs: list, root: int | None = None) -> dict:

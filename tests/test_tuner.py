@@ -7,13 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from distsim.analysis import Inputs
 from distsim.analysis.collectives import CollectiveCall, pattern
-from distsim.collectives import Platform, Tier, Tuning, algorithms_for
+from distsim.collectives import Tiers, Tier, Tuning, algorithms_for
 from distsim.collectives.catalog import refusal
 from distsim.collectives.tuner import FORMULAS, choose, crossovers, estimate, ranking
 
 ALPHA, BETA = 5e-6, 12.5e9
-FLAT8 = Platform.flat(8, ALPHA, BETA)
+FLAT8 = Tiers.flat(8, ALPHA, BETA)
 GROUP8 = tuple(range(8))
 
 
@@ -48,15 +49,15 @@ def test_efficiency_and_base_latency_follow_nccls_shape():
 def test_hierarchical_charges_each_tier_its_own_steps_and_flat_algorithms_the_slower_tier():
     intra, inter = Tier(0.6e-6, 450e9), Tier(5e-6, 50e9)
     nodes = tuple(tuple(range(u * 8, u * 8 + 8)) for u in range(4))
-    platform, group, m = Platform(intra, inter, nodes), tuple(range(32)), 1e9
-    hier = estimate("all_reduce", "hierarchical", m, group, platform)
+    tiers, group, m = Tiers(intra, inter, nodes), tuple(range(32)), 1e9
+    hier = estimate("all_reduce", "hierarchical", m, group, tiers)
     assert hier.latency_s == pytest.approx(2 * 7 * 0.6e-6 + 2 * 3 * 5e-6, rel=1e-15)
     assert hier.bandwidth_s == pytest.approx(2 * 7 / 8 * m / 450e9 + 2 * 3 / 32 * m / 50e9, rel=1e-15)
-    ring = estimate("all_reduce", "ring", m, group, platform)
+    ring = estimate("all_reduce", "ring", m, group, tiers)
     assert ring.seconds == pytest.approx(62 * 5e-6 + 62 / 32 * m / 50e9, rel=1e-15)
-    one_node = estimate("all_reduce", "ring", m, tuple(range(8)), platform)
+    one_node = estimate("all_reduce", "ring", m, tuple(range(8)), tiers)
     assert one_node.seconds == pytest.approx(14 * 0.6e-6 + 14 / 8 * m / 450e9, rel=1e-15)
-    assert choose("all_reduce", m, group, platform).algorithm == "hierarchical"
+    assert choose("all_reduce", m, group, tiers).algorithm == "hierarchical"
 
 
 @pytest.mark.parametrize("op, algorithm", sorted(FORMULAS))
@@ -66,8 +67,8 @@ def test_the_tuner_agrees_with_the_analyzers_closed_forms_on_a_switch(op, algori
     powers of two and equal chunks (where the tuner's smooth formulas are exact)."""
     p = 720720 * 16
     call = CollectiveCall(op, algorithm, tuple(range(n)), p, 4)
-    exact = pattern(call, ALPHA, BETA).seconds
-    predicted = estimate(op, algorithm, p * 4, tuple(range(n)), Platform.flat(n, ALPHA, BETA)).seconds
+    exact = pattern(call, Inputs("collective", n, p, 4, BETA, ALPHA, "switch", 1e15)).seconds
+    predicted = estimate(op, algorithm, p * 4, tuple(range(n)), Tiers.flat(n, ALPHA, BETA)).seconds
     assert predicted == pytest.approx(exact, rel=1e-12)
 
 
@@ -85,7 +86,7 @@ def test_candidates_restrict_the_choice_and_refused_algorithms_are_never_ranked(
     tuning = Tuning(candidates=("ring", "tree"))
     assert {e.algorithm for e in ranking("all_reduce", 1e6, GROUP8, FLAT8, tuning)} == {"ring", "tree"}
     six = tuple(range(6))
-    names = {e.algorithm for e in ranking("all_gather", 1e6, six, Platform.flat(6, ALPHA, BETA))}
+    names = {e.algorithm for e in ranking("all_gather", 1e6, six, Tiers.flat(6, ALPHA, BETA))}
     assert "recursive_doubling" not in names and names == {"ring", "multi_ring", "bruck"}
 
 
@@ -104,8 +105,8 @@ def test_crossovers_are_where_the_choice_changes():
        nbytes=st.floats(1.0, 1e11), servers=st.integers(1, 4))
 def test_auto_takes_the_cheapest_runnable_candidate(op, n, nbytes, servers):
     tuning = Tuning(servers=servers)
-    platform, group = Platform.flat(n, ALPHA, BETA), tuple(range(n))
-    best = choose(op, nbytes, group, platform, tuning)
+    tiers, group = Tiers.flat(n, ALPHA, BETA), tuple(range(n))
+    best = choose(op, nbytes, group, tiers, tuning)
     runnable = [a for a in algorithms_for(op) if refusal(op, a, n, channels=2, servers=servers) is None]
     assert best.algorithm in runnable
-    assert best.seconds == min(estimate(op, a, nbytes, group, platform, tuning).seconds for a in runnable)
+    assert best.seconds == min(estimate(op, a, nbytes, group, tiers, tuning).seconds for a in runnable)

@@ -5,16 +5,17 @@ Sanders et al. 2009), never from ``distsim.collectives``: the analyzer checks th
 library against these, so they must not share code. Positions are 0..n-1 in the
 group; ``analysis/collectives.py`` maps them to ranks.
 
-Time model (Hockney's alpha-beta on a non-blocking switch, one full-duplex port per
-rank): a message of m bytes arrives alpha + m/beta after it starts; a rank's
-messages leave its port one after another; messages to one rank enter its port one
-after another. The recurrences below are the critical paths of each algorithm
-under exactly these rules (a max-plus evaluation of its steps).
+Time model (Hockney's alpha-beta, one full-duplex port per rank): a message of m
+bytes arrives alpha + m/beta after it starts, alpha and beta those of the pair's
+route; a rank's messages leave its port one after another; a tree node takes its
+children's messages one after another. The recurrences below are the critical paths
+of each algorithm under exactly these rules (a max-plus evaluation of its steps).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 
 def parts(total: int, count: int) -> list[int]:
@@ -63,38 +64,60 @@ def root_of(children: list[tuple[int, ...]]) -> int:
     return next(v for v in range(len(children)) if v not in has_parent)
 
 
-def tree_reduce_done(children, send: float, alpha: float) -> float:
+class Wire(Protocol):
+    """What a message costs between two positions: how long it holds the sender's port, and how long
+    from its start until it has arrived (alpha + b/beta over the pair's route, cut-through)."""
+
+    def hold(self, src: int, dst: int, nbytes: float) -> float: ...
+    def reach(self, src: int, dst: int, nbytes: float) -> float: ...
+
+
+def tree_reduce_done(children, nbytes: float, wire: Wire) -> float:
     """When the root holds the sum: each node sends its partial sum once its children's are in;
     a parent takes its children's messages one after another, in the order they were sent."""
-    done: dict[int, float] = {}
 
     def ready(v: int) -> float:
         port, last = 0.0, 0.0
-        for start in sorted(ready(c) for c in children[v]):
-            port = max(start, port) + send
-            last = port + alpha
-        done[v] = last
+        for start, child in sorted((ready(c), c) for c in children[v]):
+            begin = max(start, port)
+            port = begin + wire.hold(child, v, nbytes)
+            last = max(last, begin + wire.reach(child, v, nbytes))
         return last
 
     return ready(root_of(children))
 
 
-def tree_broadcast_done(children, send: float, alpha: float, start: float) -> float:
+def tree_broadcast_done(children, nbytes: float, wire: Wire, start: float) -> float:
     """When the last node holds the result: each node sends it to its children in order, one after another."""
     reached, frontier = start, [(root_of(children), start)]
     while frontier:
         v, t = frontier.pop()
         reached = max(reached, t)
-        frontier += [(c, t + (k + 1) * send + alpha) for k, c in enumerate(children[v])]
+        for c in children[v]:
+            frontier.append((c, t + wire.reach(v, c, nbytes)))
+            t += wire.hold(v, c, nbytes)
     return reached
 
 
-# -- rounds of exchanges (butterflies, Bruck, pairwise, rings) ---------------------------------
+def chain_done(hops: list[int], pieces: list[int], wire: Wire) -> float:
+    """Pieces pipelined down a chain of positions: a piece leaves a hop once it has arrived there and the
+    hop's port has sent the piece before it (a flow shop; Johnson 1954)."""
+    arrived = [0.0] * len(pieces)
+    for a, b in zip(hops, hops[1:]):
+        port = 0.0
+        for k, piece in enumerate(pieces):
+            begin = max(arrived[k], port)
+            port = begin + wire.hold(a, b, piece)
+            arrived[k] = begin + wire.reach(a, b, piece)
+    return max(arrived)
 
-Round = list[tuple[int, int, float]]  # (sender, receiver, seconds on the wire), in each sender's sending order
+
+# -- rounds of exchanges (rings, butterflies, Bruck, pairwise) ----------------------------------
+
+Round = list[tuple[int, int, float]]  # (sender, receiver, bytes), in each sender's sending order
 
 
-def rounds_done(ready: list[float], rounds: list[Round], alpha: float) -> list[float]:
+def rounds_done(ready: list[float], rounds: list[Round], wire: Wire) -> list[float]:
     """Critical path of a round-based algorithm: in each round every sender sends its messages back to back
     from the moment it finished the previous round; a rank finishes a round when all its messages are in.
 
@@ -104,8 +127,9 @@ def rounds_done(ready: list[float], rounds: list[Round], alpha: float) -> list[f
     done = list(ready)
     for messages in rounds:
         nxt, port = list(done), {}
-        for src, dst, seconds in messages:
-            port[src] = port.get(src, done[src]) + seconds
-            nxt[dst] = max(nxt[dst], port[src] + alpha)
+        for src, dst, nbytes in messages:
+            begin = port.get(src, done[src])
+            port[src] = begin + wire.hold(src, dst, nbytes)
+            nxt[dst] = max(nxt[dst], begin + wire.reach(src, dst, nbytes))
         done = nxt
     return done

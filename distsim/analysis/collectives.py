@@ -7,13 +7,13 @@ the library's traces against an independent derivation. Notation: n ranks at
 positions 0..n-1 of the group, p elements of s bytes (the buffer as NCCL counts it:
 an all-gather's whole result, an all-to-all's send buffer), c_j the chunk sizes
 when p is cut into n (the first p mod n one larger), alpha and beta the latency and
-bandwidth between two ranks.
+bandwidth between two ranks (of the pair's route, when the platform is known).
 
-Times are exact on a non-blocking switch when the chunks are equal; where two
-messages meet at a rank's port in a way the algorithm's own schedule does not
-foresee (the two trees of a double binary tree, a folded butterfly, some server
-counts), the formula is the contention-free critical path and the trace explains
-the rest.
+Times are the critical path of each algorithm's steps over the routes between its
+ranks: exact on a non-blocking switch; where two messages meet at a rank's port in
+a way the algorithm's own schedule does not foresee (the two trees of a double
+binary tree, a folded butterfly), the formula is a lower bound and the trace
+explains the rest.
 """
 
 from __future__ import annotations
@@ -22,9 +22,11 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from distsim.analysis.closed_forms import Expectation, Formula, Inputs
+from distsim.analysis.closed_forms import Expectation, Formula, Inputs, pair_time
 from distsim.analysis.collective_shapes import (
+    Round,
     binary_tree_children,
+    chain_done,
     mirrored,
     parts,
     rounds_done,
@@ -61,7 +63,7 @@ class CollectiveCall:
 
 @dataclass
 class Pattern:
-    """What an algorithm sends, as the paper says: message count, sizes, and traffic per pair (positions)."""
+    """What an algorithm sends, as the paper says: message count, sizes, traffic per pair (positions), time."""
 
     messages: int
     messages_text: str
@@ -76,76 +78,100 @@ class Pattern:
         self.sizes[nbytes] += count
         self.traffic[(src, dst)] += nbytes * count
 
+    def add_rounds(self, rounds: list[Round]) -> None:
+        for messages in rounds:
+            for src, dst, nbytes in messages:
+                self.add(src, dst, nbytes)
+
 
 def _pattern(messages, messages_text, total_text, source) -> Pattern:
     return Pattern(messages, messages_text, Counter(), Counter(), total_text, 0.0, "", source)
 
 
+@dataclass(frozen=True)
+class PairWire:
+    """Message costs between positions of the group, from the ranks' routes (``pair_time``)."""
+
+    x: Inputs
+    group: tuple[int, ...]
+
+    def hold(self, src: int, dst: int, nbytes: float) -> float:
+        a, b = self.group[src], self.group[dst]
+        beta = self.x.platform.bandwidth(a, b) if self.x.platform is not None else self.x.bandwidth
+        return nbytes / beta
+
+    def reach(self, src: int, dst: int, nbytes: float) -> float:
+        return pair_time(self.x, self.group[src], self.group[dst], nbytes)
+
+
+def _timed(pat: Pattern, rounds: list[Round], wire, ready: list[float] | None = None) -> Pattern:
+    """Count the rounds' messages and time them (the critical path of the rounds)."""
+    pat.add_rounds(rounds)
+    pat.seconds = max(rounds_done(ready or [0.0] * len(wire.group), rounds, wire))
+    return pat
+
+
 # -- rings --------------------------------------------------------------------------------------
 
-def _ring_pass(pat: Pattern, chunks: list[int], s: int, direction: int, skip: int, order) -> None:
-    """One pass round a ring (n-1 steps): position i sends every chunk but chunk i + skip*direction... to i+direction."""
+def ring_rounds(chunks: list[float], order: list[int], direction: int, keeps: int) -> list[Round]:
+    """One pass round a ring of ``order`` (n-1 steps): at step t position i sends chunk i - d(t + 1 - keeps) to i + d.
+
+    keeps = 0, reduce-scatter: position i never sends chunk i (it ends holding it).
+    keeps = 1, all-gather: position i starts with chunk i and never sends chunk i + d.
+    """
     n = len(order)
-    for i in range(n):
-        for j, c in enumerate(chunks):
-            if j != (i + skip * direction) % n:
-                pat.add(order[i], order[(i + direction) % n], c * s)
+    return [[(order[i], order[(i + direction) % n], chunks[(i - direction * (t + 1 - keeps)) % n]) for i in range(n)]
+            for t in range(n - 1)]
 
 
-def ring_all_reduce(call: CollectiveCall, alpha: float, beta: float) -> Pattern:
+def ring_all_reduce(call: CollectiveCall, wire) -> Pattern:
     n, p, s = len(call.group), call.params, call.bytes_per_param
-    c = parts(p, n)
+    chunks, order = [c * s for c in parts(p, n)], list(range(n))
     pat = _pattern(2 * n * (n - 1), "2n(n-1)", "2(n-1) p s", PATARASUK)
-    positions = list(range(n))
-    _ring_pass(pat, c, s, 1, 0, positions)  # reduce-scatter: rank i keeps chunk i
-    _ring_pass(pat, c, s, 1, 1, positions)  # all-gather: rank i never sends chunk i+1
-    pat.seconds = 2 * (n - 1) * (alpha + max(c) * s / beta)
     pat.seconds_text = "2(n-1)(alpha + ceil(p/n) s/beta)"
-    return pat
+    return _timed(pat, ring_rounds(chunks, order, 1, 0) + ring_rounds(chunks, order, 1, 1), wire)
 
 
-def ring_half(call: CollectiveCall, alpha: float, beta: float) -> Pattern:
+def ring_half(call: CollectiveCall, wire) -> Pattern:
     """Reduce-scatter (each rank keeps its own chunk) or all-gather (each starts with its own block)."""
     n, p, s = len(call.group), call.params, call.bytes_per_param
+    chunks = [c * s for c in parts(p, n)]
     pat = _pattern(n * (n - 1), "n(n-1)", "(n-1) p s", PATARASUK)
-    _ring_pass(pat, parts(p, n), s, 1, 0 if call.op == "reduce_scatter" else 1, list(range(n)))
-    pat.seconds = (n - 1) * (alpha + max(parts(p, n)) * s / beta)
     pat.seconds_text = "(n-1)(alpha + p s/(n beta))"
-    return pat
+    return _timed(pat, ring_rounds(chunks, list(range(n)), 1, 0 if call.op == "reduce_scatter" else 1), wire)
 
 
-def ring_chain(call: CollectiveCall, alpha: float, beta: float) -> Pattern:
+def ring_chain(call: CollectiveCall, wire) -> Pattern:
     """Broadcast or reduce pipelined down a chain of n-1 hops in n pieces: a proportionate flow shop."""
     n, p, s = len(call.group), call.params, call.bytes_per_param
     root = _root_position(call)
     first = root if call.op == "broadcast" else root + 1
+    hops = [(first + h) % n for h in range(n)]
+    pieces = [c * s for c in parts(p, n)]
     pat = _pattern(n * (n - 1), "n(n-1)", "(n-1) p s", f"{PATARASUK}; NCCL src/device/broadcast.h")
-    pieces = parts(p, n)
-    for h in range(n - 1):
+    for a, b in zip(hops, hops[1:]):
         for piece in pieces:
-            pat.add((first + h) % n, (first + h + 1) % n, piece * s)
-    # Each hop adds alpha; n pieces through n-1 hops: sum of the pieces + (n-2) x the largest (Johnson's flow shop).
-    pat.seconds = (n - 1) * alpha + (p + (n - 2) * max(pieces)) * s / beta
-    pat.seconds_text = "(n-1) alpha + (2n-2) p s/(n beta)"
+            pat.add(a, b, piece)
+    pat.seconds = chain_done(hops, pieces, wire)
+    pat.seconds_text = "(n-1) alpha + (2n-2) p s/(n beta): n pieces through n-1 hops"
     return pat
 
 
-def multi_ring(call: CollectiveCall, alpha: float, beta: float) -> Pattern:
-    """c rings, ring k on sub-chunk k of every chunk, even rings rightwards, odd rings leftwards."""
+def multi_ring(call: CollectiveCall, wire) -> Pattern:
+    """c rings, ring k on sub-chunk k of every chunk, even rings rightwards, odd rings leftwards; in each
+    step a rank sends its c messages one after another."""
     n, p, s, ch = len(call.group), call.params, call.bytes_per_param, call.channels
-    sub = [parts(c, ch) for c in parts(p, n)]  # sub[j][k]
+    sub = [[piece * s for piece in parts(c, ch)] for c in parts(p, n)]  # sub[j][k]
     passes = {"all_reduce": (0, 1), "reduce_scatter": (0,), "all_gather": (1,)}[call.op]
     count = len(passes) * n * (n - 1) * ch
-    text = {1: "c n(n-1)", 2: "2c n(n-1)"}[len(passes)]
-    pat = _pattern(count, text, f"{len(passes)}(n-1) p s", NCCL_CHANNELS)
-    for k in range(ch):
-        direction = 1 if k % 2 == 0 else -1
-        for skip in passes:
-            _ring_pass(pat, [sub[j][k] for j in range(n)], s, direction, skip, list(range(n)))
-    step = alpha + sum(max(sub[j][k] for j in range(n)) for k in range(ch)) * s / beta
-    pat.seconds = len(passes) * (n - 1) * step
-    pat.seconds_text = f"{len(passes) if len(passes) > 1 else ''}(n-1)(alpha + p s/(n beta)) (the c messages of a step share a port)"
-    return pat
+    pat = _pattern(count, ("2c n(n-1)" if len(passes) == 2 else "c n(n-1)"), f"{len(passes)}(n-1) p s", NCCL_CHANNELS)
+    rounds = []
+    for keeps in passes:
+        lanes = [ring_rounds([sub[j][k] for j in range(n)], list(range(n)), 1 if k % 2 == 0 else -1, keeps)
+                 for k in range(ch)]
+        rounds += [[m for lane in lanes for m in lane[t]] for t in range(n - 1)]
+    pat.seconds_text = ("2" if len(passes) == 2 else "") + "(n-1)(alpha + p s/(n beta)): a step's c messages share a port"
+    return _timed(pat, rounds, wire)
 
 
 # -- trees --------------------------------------------------------------------------------------
@@ -154,41 +180,34 @@ def _root_position(call: CollectiveCall) -> int:
     return 0 if call.root is None else call.group.index(call.root)
 
 
-def tree(call: CollectiveCall, alpha: float, beta: float) -> Pattern:
+def tree(call: CollectiveCall, wire) -> Pattern:
     n, p, s = len(call.group), call.params, call.bytes_per_param
     root = _root_position(call) if call.op != "all_reduce" else 0
     shape = mirrored(binary_tree_children(n), lambda v: (v + root) % n)
-    t = p * s / beta
     ways = {"reduce": ("up",), "broadcast": ("down",), "all_reduce": ("up", "down")}[call.op]
     twice = "2" if len(ways) == 2 else ""
     pat = _pattern(len(ways) * (n - 1), f"{twice}(n-1)", f"{twice}(n-1) p s", NCCL_TREES)
     for parent, child in tree_edges(shape):
         for way in ways:
             pat.add(*((child, parent) if way == "up" else (parent, child)), p * s)
-    reduced = tree_reduce_done(shape, t, alpha) if "up" in ways else 0.0
-    pat.seconds = tree_broadcast_done(shape, t, alpha, reduced) if "down" in ways else reduced
-    pat.seconds_text = _tree_text(ways)
+    reduced = tree_reduce_done(shape, p * s, wire) if "up" in ways else 0.0
+    pat.seconds = tree_broadcast_done(shape, p * s, wire, reduced) if "down" in ways else reduced
+    one = "L alpha + (2L-1) p s/beta for n = 2^L"
+    pat.seconds_text = f"2 x ({one})" if twice else one + "; other n: the tree's critical path, children served in turn"
     return pat
 
 
-def _tree_text(ways) -> str:
-    one = "L alpha + (2L-1) p s/beta for n = 2^L"
-    return f"2 x ({one})" if len(ways) == 2 else one + "; other n: the tree's critical path, children served in turn"
-
-
-def double_binary_tree(call: CollectiveCall, alpha: float, beta: float) -> Pattern:
+def double_binary_tree(call: CollectiveCall, wire) -> Pattern:
     n, p, s = len(call.group), call.params, call.bytes_per_param
     a = binary_tree_children(n)
     b = mirrored(a, (lambda v: n - 1 - v) if n % 2 == 0 else (lambda v: (v + 1) % n))
-    halves = parts(p, 2)
     pat = _pattern(4 * (n - 1), "4(n-1)", "2(n-1) p s", SANDERS)
     times = []
-    for shape, half in zip((a, b), halves):
+    for shape, half in zip((a, b), parts(p, 2)):
         for parent, child in tree_edges(shape):
             pat.add(child, parent, half * s)
             pat.add(parent, child, half * s)
-        t = half * s / beta
-        times.append(tree_broadcast_done(shape, t, alpha, tree_reduce_done(shape, t, alpha)))
+        times.append(tree_broadcast_done(shape, half * s, wire, tree_reduce_done(shape, half * s, wire)))
     pat.seconds = max(times)
     pat.seconds_text = "2 x (L alpha + (2L-1) p s/(2 beta)) for n = 2^L: each tree on its own"
     return pat
@@ -203,43 +222,32 @@ def _fold(n: int):
     return size, extra, (lambda a: 2 * a + 1 if a < extra else a + extra)
 
 
-def _folded(call: CollectiveCall, alpha: float, beta: float, rounds_of, text: str, source: str,
-            messages: int, messages_text: str, total_text: str) -> Pattern:
-    """A butterfly over the 2^L active ranks, with Thakur's fold and unfold for the other r ranks."""
-    n, p, s = len(call.group), call.params, call.bytes_per_param
-    size, extra, at = _fold(n)
-    pat = _pattern(messages, messages_text, total_text, source)
-    whole = p * s / beta
-    fold = [(2 * j, 2 * j + 1, whole) for j in range(extra)]
-    rounds = [[(at(a), at(b), nbytes) for a, b, nbytes in r] for r in rounds_of(size)]
-    for j in range(extra):
-        pat.add(2 * j, 2 * j + 1, p * s)
-        pat.add(2 * j + 1, 2 * j, p * s)
-    for r in rounds:
-        for src, dst, nbytes in r:
-            pat.add(src, dst, nbytes)
-    timed = [[(src, dst, nbytes / beta) for src, dst, nbytes in r] for r in rounds]
-    unfold = [(2 * j + 1, 2 * j, whole) for j in range(extra)]
-    pat.seconds = max(rounds_done([0.0] * n, [fold] + timed + [unfold], alpha))
+def _folded(call: CollectiveCall, wire, active_rounds: list[Round], pat: Pattern, text: str) -> Pattern:
+    """A butterfly over the 2^L active ranks, with Thakur's fold before and unfold after for the other r ranks."""
+    n, whole = len(call.group), call.params * call.bytes_per_param
+    _, extra, at = _fold(n)
+    fold = [[(2 * j, 2 * j + 1, whole) for j in range(extra)]]
+    unfold = [[(2 * j + 1, 2 * j, whole) for j in range(extra)]]
+    rounds = [[(at(a), at(b), nbytes) for a, b, nbytes in r] for r in active_rounds]
     pat.seconds_text = text + (" + 2(alpha + p s/beta) to fold and unfold" if extra else "")
-    return pat
+    return _timed(pat, (fold if extra else []) + rounds + (unfold if extra else []), wire)
 
 
-def recursive_doubling(call: CollectiveCall, alpha: float, beta: float) -> Pattern:
+def recursive_doubling(call: CollectiveCall, wire) -> Pattern:
     n, p, s = len(call.group), call.params, call.bytes_per_param
     size, extra, _ = _fold(n)
-    rounds_count = size.bit_length() - 1
+    steps = size.bit_length() - 1
     if call.op == "all_gather":  # power-of-two groups: round k sends the 2^k blocks held so far
         block = p // n * s
-        rounds = [[(a, a ^ (1 << k), block << k) for a in range(n)] for k in range(rounds_count)]
-        return _folded(call, alpha, beta, lambda _size: rounds, "log2(n) alpha + (n-1) p s/(n beta)", THAKUR,
-                       n * rounds_count, "n log2 n", "(n-1) p s")
-    rounds = [[(a, a ^ (1 << k), p * s) for a in range(size)] for k in range(rounds_count)]
-    return _folded(call, alpha, beta, lambda _size: rounds, "log2(n') (alpha + p s/beta), n' = 2^floor(log2 n)",
-                   THAKUR, 2 * extra + size * rounds_count, "2r + n' log2 n'", "(2r + n' log2 n') p s")
+        rounds = [[(a, a ^ (1 << k), block << k) for a in range(n)] for k in range(steps)]
+        pat = _pattern(n * steps, "n log2 n", "(n-1) p s", THAKUR)
+        return _folded(call, wire, rounds, pat, "log2(n) alpha + (n-1) p s/(n beta)")
+    rounds = [[(a, a ^ (1 << k), p * s) for a in range(size)] for k in range(steps)]
+    pat = _pattern(2 * extra + size * steps, "2r + n' log2 n'", "(2r + n' log2 n') p s", THAKUR)
+    return _folded(call, wire, rounds, pat, "log2(n') (alpha + p s/beta), n' = 2^floor(log2 n)")
 
 
-def _halving_rounds(chunks: list[int], s: int, size: int) -> list[list[tuple[int, int, int]]]:
+def _halving_rounds(chunks: list[int], s: int, size: int) -> list[Round]:
     """Recursive halving over ``size`` active ranks: at distance d, a gives away the half of its range without chunk a."""
     rounds, distance = [], size // 2
     while distance:
@@ -253,7 +261,7 @@ def _halving_rounds(chunks: list[int], s: int, size: int) -> list[list[tuple[int
     return rounds
 
 
-def _doubling_rounds(chunks: list[int], s: int, size: int) -> list[list[tuple[int, int, int]]]:
+def _doubling_rounds(chunks: list[int], s: int, size: int) -> list[Round]:
     """Recursive doubling of owned ranges: at distance d, a sends the d chunks of its aligned range."""
     rounds, distance = [], 1
     while distance < size:
@@ -263,24 +271,23 @@ def _doubling_rounds(chunks: list[int], s: int, size: int) -> list[list[tuple[in
     return rounds
 
 
-def halving_doubling(call: CollectiveCall, alpha: float, beta: float) -> Pattern:
+def halving_doubling(call: CollectiveCall, wire) -> Pattern:
     n, p, s = len(call.group), call.params, call.bytes_per_param
     size, extra, _ = _fold(n)
     steps = size.bit_length() - 1
     chunks = parts(p, size)
     if call.op == "reduce_scatter":  # power-of-two groups only
-        return _folded(call, alpha, beta, lambda k: _halving_rounds(chunks, s, k),
-                       "log2(n) alpha + (n-1) p s/(n beta)", RABENSEIFNER, n * steps, "n log2 n", "(n-1) p s")
-    both = lambda k: _halving_rounds(chunks, s, k) + _doubling_rounds(chunks, s, k)  # noqa: E731
-    return _folded(call, alpha, beta, both, "2 log2(n') alpha + 2 (n'-1) p s/(n' beta), n' = 2^floor(log2 n)",
-                   RABENSEIFNER, 2 * extra + 2 * size * steps, "2r + 2 n' log2 n'",
-                   "2r p s + 2(n'-1) p s")
+        pat = _pattern(n * steps, "n log2 n", "(n-1) p s", RABENSEIFNER)
+        return _folded(call, wire, _halving_rounds(chunks, s, size), pat, "log2(n) alpha + (n-1) p s/(n beta)")
+    pat = _pattern(2 * extra + 2 * size * steps, "2r + 2 n' log2 n'", "2r p s + 2(n'-1) p s", RABENSEIFNER)
+    rounds = _halving_rounds(chunks, s, size) + _doubling_rounds(chunks, s, size)
+    return _folded(call, wire, rounds, pat, "2 log2(n') alpha + 2 (n'-1) p s/(n' beta), n' = 2^floor(log2 n)")
 
 
 # -- all-to-all ---------------------------------------------------------------------------------
 
-def bruck(call: CollectiveCall, alpha: float, beta: float) -> Pattern:
-    """Round k: to rank i + 2^k (all-to-all) or from rank i + 2^k (all-gather)."""
+def bruck(call: CollectiveCall, wire) -> Pattern:
+    """Round k: to rank i + 2^k (all-to-all) or to rank i - 2^k (all-gather)."""
     n, p, s = len(call.group), call.params, call.bytes_per_param
     block = p // n * s
     distances = [1 << k for k in range((n - 1).bit_length())]
@@ -293,24 +300,16 @@ def bruck(call: CollectiveCall, alpha: float, beta: float) -> Pattern:
         rounds = [[(i, (i - d) % n, c * block) for i in range(n)] for d, c in zip(distances, counts)]
         text, total = "ceil(log2 n) alpha + (n-1) p s/(n beta)", "(n-1) p s"
     pat = _pattern(n * len(distances), "n ceil(log2 n)", total, BRUCK)
-    for r in rounds:
-        for src, dst, nbytes in r:
-            pat.add(src, dst, nbytes)
-    pat.seconds = max(rounds_done([0.0] * n, [[(a, b, m / beta) for a, b, m in r] for r in rounds], alpha))
     pat.seconds_text = text
-    return pat
+    return _timed(pat, rounds, wire)
 
 
-def pairwise(call: CollectiveCall, alpha: float, beta: float) -> Pattern:
+def pairwise(call: CollectiveCall, wire) -> Pattern:
     n, p, s = len(call.group), call.params, call.bytes_per_param
     block = p // n * s
     pat = _pattern(n * (n - 1), "n(n-1)", "(n-1) p s", THAKUR)
-    for i in range(n):
-        for k in range(1, n):
-            pat.add(i, (i + k) % n, block)
-    pat.seconds = (n - 1) * (alpha + block / beta)
     pat.seconds_text = "(n-1)(alpha + p s/(n beta))"
-    return pat
+    return _timed(pat, [[(i, (i + k) % n, block) for i in range(n)] for k in range(1, n)], wire)
 
 
 # -- two levels, and servers --------------------------------------------------------------------
@@ -324,7 +323,12 @@ def _boxes(call: CollectiveCall) -> list[list[int]]:
     return list(found.values())
 
 
-def hierarchical(call: CollectiveCall, alpha: float, beta: float) -> Pattern:
+def _side_by_side(passes: list[list[Round]]) -> list[Round]:
+    """Rings that run at once on disjoint ranks (one per node, one per rail), step by step."""
+    return [[m for ring in passes for m in ring[t]] for t in range(len(passes[0]))] if passes else []
+
+
+def hierarchical(call: CollectiveCall, wire) -> Pattern:
     """G ranks on each of N nodes: ring reduce-scatter of G chunks in each node, ring all-reduce of each
     chunk over the N ranks holding it (one per node), ring all-gather in each node."""
     p, s = call.params, call.bytes_per_param
@@ -333,39 +337,40 @@ def hierarchical(call: CollectiveCall, alpha: float, beta: float) -> Pattern:
     chunks = parts(p, g)
     messages = 2 * nodes * g * (g - 1) + 2 * g * nodes * (nodes - 1)
     pat = _pattern(messages, "2N G(G-1) + 2G N(N-1)", "2(G-1) N p s + 2(N-1) p s", JIA)
-    for box in boxes:
-        _ring_pass(pat, chunks, s, 1, 0, box)
-        _ring_pass(pat, chunks, s, 1, 1, box)
-    inner = [parts(c, nodes) for c in chunks]
-    for j in range(g):
-        rail = [box[j] for box in boxes]
-        _ring_pass(pat, inner[j], s, 1, 0, rail)
-        _ring_pass(pat, inner[j], s, 1, 1, rail)
-    intra = 2 * (g - 1) * (alpha + max(chunks) * s / beta)
-    inter = 2 * (nodes - 1) * (alpha + max(max(c) for c in inner) * s / beta)
-    pat.seconds = intra + inter
-    pat.seconds_text = "2(G-1)(alpha + p s/(G beta)) + 2(N-1)(alpha + p s/(G N beta))"
-    return pat
+    intra = [c * s for c in chunks]
+    inner = [[c * s for c in parts(chunk, nodes)] for chunk in chunks]
+    rails = [[box[j] for box in boxes] for j in range(g)]
+    rounds = (_side_by_side([ring_rounds(intra, box, 1, 0) for box in boxes])
+              + _side_by_side([ring_rounds(inner[j], rails[j], 1, 0) for j in range(g)])
+              + _side_by_side([ring_rounds(inner[j], rails[j], 1, 1) for j in range(g)])
+              + _side_by_side([ring_rounds(intra, box, 1, 1) for box in boxes]))
+    pat.seconds_text = "2(G-1)(alpha_intra + p s/(G beta_intra)) + 2(N-1)(alpha_inter + p s/(G N beta_inter))"
+    return _timed(pat, rounds, wire)
 
 
-def parameter_server(call: CollectiveCall, alpha: float, beta: float) -> Pattern:
-    """Server j at position floor(j n / k) owns shard j: n-1 pushes in, n-1 results out, per server."""
+def parameter_server(call: CollectiveCall, wire) -> Pattern:
+    """Server j at position floor(j n / k) owns shard j: n-1 pushes in, n-1 results out, per server, each
+    through the server's one port."""
     n, p, s, k = len(call.group), call.params, call.bytes_per_param, call.servers
-    shards = parts(p, k)
     where = [j * n // k for j in range(k)]
     pat = _pattern(2 * k * (n - 1), "2k(n-1)", "2(n-1) p s", LI)
-    for j, server in enumerate(where):
-        for i in range(n):
-            if i != server:
-                pat.add(i, server, shards[j] * s)
-                pat.add(server, i, shards[j] * s)
-    # A server's port takes n-1 pushes in and sends n-1 results out, back to back.
-    pat.seconds = 2 * alpha + 2 * (n - 1) * max(shards) * s / beta
-    pat.seconds_text = "2 alpha + 2(n-1) p s/(k beta) (exact for k <= n/2 and k = n; else servers wait on pushes)"
+    seconds = 0.0
+    for server, shard in zip(where, parts(p, k)):
+        others = [i for i in range(n) if i != server]
+        for i in others:
+            pat.add(i, server, shard * s)
+            pat.add(server, i, shard * s)
+        pushed = sum(wire.hold(i, server, shard * s) for i in others)
+        pushed += max(wire.reach(i, server, shard * s) - wire.hold(i, server, shard * s) for i in others)
+        pulled = sum(wire.hold(server, i, shard * s) for i in others)
+        pulled += max(wire.reach(server, i, shard * s) - wire.hold(server, i, shard * s) for i in others)
+        seconds = max(seconds, pushed + pulled)
+    pat.seconds = seconds
+    pat.seconds_text = "2 alpha + 2(n-1) p s/(k beta)"
     return pat
 
 
-FORMS: dict[tuple[str, str], Callable[[CollectiveCall, float, float], Pattern]] = {
+FORMS: dict[tuple[str, str], Callable[[CollectiveCall, PairWire], Pattern]] = {
     ("all_reduce", "ring"): ring_all_reduce,
     ("all_reduce", "multi_ring"): multi_ring,
     ("all_reduce", "tree"): tree,
@@ -390,11 +395,11 @@ FORMS: dict[tuple[str, str], Callable[[CollectiveCall, float, float], Pattern]] 
 }
 
 
-def pattern(call: CollectiveCall, alpha: float, beta: float) -> Pattern:
-    """The derived pattern with positions already turned into the group's ranks."""
+def pattern(call: CollectiveCall, x: Inputs) -> Pattern:
+    """The derived pattern, timed on ``x``'s network, with positions turned into the group's ranks."""
     if len(call.group) == 1:
         return Pattern(0, "0", Counter(), Counter(), "0", 0.0, "0 (one rank)", "")
-    pat = FORMS[(call.op, call.algorithm)](call, alpha, beta)
+    pat = FORMS[(call.op, call.algorithm)](call, PairWire(x, call.group))
     pat.traffic = Counter({(call.group[a], call.group[b]): v for (a, b), v in pat.traffic.items()})
     return pat
 
@@ -404,7 +409,7 @@ def expectation(x: Inputs) -> Expectation | None:
     call = x.collective
     if call is None:
         return None
-    pat = pattern(call, x.latency, x.bandwidth)
+    pat = pattern(call, x)
     head = f"{call.op} by {call.algorithm}"
     return Expectation(
         messages=Formula(pat.messages, pat.messages_text, pat.source),

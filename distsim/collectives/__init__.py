@@ -13,10 +13,10 @@ tensors. The analyzer never imports it (its closed forms are derived separately)
 from distsim.collectives.catalog import ALGORITHMS, CATALOG, OPS, algorithms_for, refusal, size_refusal
 from distsim.collectives.ops import AUTO, all_gather, all_reduce, all_to_all, broadcast, collective, reduce, reduce_scatter
 from distsim.collectives.peers import CollectiveError
-from distsim.collectives.tuner import Estimate, Platform, Tier, Tuning
+from distsim.collectives.tuner import Estimate, Tiers, Tier, Tuning
 
 __all__ = [
-    "ALGORITHMS", "AUTO", "CATALOG", "OPS", "CollectiveError", "Estimate", "Platform", "Tier", "Tuning",
+    "ALGORITHMS", "AUTO", "CATALOG", "OPS", "CollectiveError", "Estimate", "Tiers", "Tier", "Tuning",
     "algorithms_for", "all_gather", "all_reduce", "all_to_all", "broadcast", "collective", "reduce",
     "reduce_scatter", "refusal", "size_refusal",
 ]

@@ -15,7 +15,7 @@ reduce, the sum at the root and None elsewhere; all_to_all, block i of every ran
 tensor, in group order (block s of the result came from the rank at position s).
 
 ``algorithm="auto"`` asks the tuner (``tuner.py``) for the cheapest algorithm on
-``platform``, a :class:`~distsim.collectives.tuner.Platform`.
+``tiers``, a :class:`~distsim.collectives.tuner.Tiers`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from distsim.collectives import (
 )
 from distsim.collectives.catalog import node_boxes, refusal, size_refusal
 from distsim.collectives.peers import CollectiveError, Peers, copy_of
-from distsim.collectives.tuner import Platform, Tuning, choose
+from distsim.collectives.tuner import Tiers, Tuning, choose
 
 AUTO = "auto"
 ROOTED = ("broadcast", "reduce")
@@ -47,8 +47,8 @@ class Options:
     root: int | None = None  # broadcast, reduce: a rank of the group (default: the group's first)
     channels: int = 2  # multi_ring
     servers: int = 1  # parameter_server
-    nodes: tuple | None = None  # hierarchical: ranks per node (default: the platform's, else one rank per node)
-    platform: Platform | None = None  # auto
+    nodes: tuple | None = None  # hierarchical: ranks per node (default: the tiers's, else one rank per node)
+    tiers: Tiers | None = None  # auto
     tuning: Tuning = Tuning()  # auto
 
 
@@ -72,7 +72,7 @@ def _root(peers: Peers, options: Options) -> int:
 def _nodes(options: Options):
     if options.nodes is not None:
         return options.nodes
-    return options.platform.nodes if options.platform is not None else None
+    return options.tiers.nodes if options.tiers is not None else None
 
 
 # (op, algorithm) -> (ctx, peers, tensor, phase, options) -> generator
@@ -105,9 +105,9 @@ def resolve(op: str, algorithm: str, group, nbytes: float, options: Options) -> 
     """The algorithm to run: ``algorithm`` itself, or the tuner's choice for ``auto``; refused ones raise."""
     group = tuple(group)
     if algorithm == AUTO:
-        if options.platform is None:
-            raise CollectiveError(f"{op} with algorithm 'auto' needs a platform to predict times on")
-        algorithm = choose(op, nbytes, group, options.platform, options.tuning).algorithm
+        if options.tiers is None:
+            raise CollectiveError(f"{op} with algorithm 'auto' needs a tiers to predict times on")
+        algorithm = choose(op, nbytes, group, options.tiers, options.tuning).algorithm
     boxes = tuple(len(box) for box in node_boxes(group, _nodes(options)))
     why = refusal(op, algorithm, len(group), channels=options.channels, servers=options.servers, box_sizes=boxes)
     if why:

@@ -1,4 +1,4 @@
-"""``algorithm: auto``: predict each algorithm's time from sizes and the platform, pick the cheapest.
+"""``algorithm: auto``: predict each algorithm's time from sizes and the tiers, pick the cheapest.
 
 In the spirit of NCCL's tuner (NVIDIA/nccl, src/graph/tuning.cc: ncclTopoTuneModel
 and ncclTopoGetAlgoTime): per algorithm, time = a latency term (a base latency plus
@@ -10,7 +10,7 @@ these predictions are the alpha-beta times the simulation gives on a switch for
 powers of two and evenly divisible sizes (tests/test_tuner.py checks them against
 the analyzer's closed forms). Give NCCL's figures in ``Tuning`` to model a real stack.
 
-A pure function of (op, bytes, group, platform): no engine, no simulation. Flat
+A pure function of (op, bytes, group, tiers): no engine, no simulation. Flat
 algorithms on a group that spans several nodes are charged the slower (inter-node)
 tier for every step, as a ring step waits for its slowest hop; hierarchical is
 charged each tier for its own steps.
@@ -38,7 +38,7 @@ class Tier:
 
 
 @dataclass(frozen=True)
-class Platform:
+class Tiers:
     """What the tuner knows of a cluster: the two tiers, and which ranks share a node."""
 
     intra: Tier
@@ -46,7 +46,7 @@ class Platform:
     nodes: tuple[tuple[int, ...], ...]
 
     @classmethod
-    def flat(cls, workers: int, latency: float, bandwidth: float) -> "Platform":
+    def flat(cls, workers: int, latency: float, bandwidth: float) -> "Tiers":
         """One rank per node, one tier (a ``workers:`` cluster)."""
         tier = Tier(latency, bandwidth)
         return cls(tier, tier, tuple((rank,) for rank in range(workers)))
@@ -86,10 +86,10 @@ class Shape:
     inter: Tier
 
 
-def shape_of(group, platform: Platform) -> Shape:
-    boxes = node_boxes(tuple(group), platform.nodes)
-    flat = platform.inter if len(boxes) > 1 else platform.intra
-    return Shape(len(group), len(boxes), len(boxes[0]), flat, platform.intra, platform.inter)
+def shape_of(group, tiers: Tiers) -> Shape:
+    boxes = node_boxes(tuple(group), tiers.nodes)
+    flat = tiers.inter if len(boxes) > 1 else tiers.intra
+    return Shape(len(group), len(boxes), len(boxes[0]), flat, tiers.intra, tiers.inter)
 
 
 def _log2(n: int) -> int:
@@ -199,9 +199,9 @@ FORMULAS: dict[tuple[str, str], Formula] = {
 }
 
 
-def estimate(op: str, algorithm: str, nbytes: float, group, platform: Platform, tuning: Tuning = Tuning()) -> Estimate:
+def estimate(op: str, algorithm: str, nbytes: float, group, tiers: Tiers, tuning: Tuning = Tuning()) -> Estimate:
     """The predicted time of one call (no check that the algorithm can run on this group)."""
-    shape = shape_of(group, platform)
+    shape = shape_of(group, tiers)
     if shape.n == 1:
         return Estimate(algorithm, 0.0, 0.0)
     latency, wire = FORMULAS[(op, algorithm)](shape, nbytes, tuning)
@@ -212,41 +212,41 @@ def estimate(op: str, algorithm: str, nbytes: float, group, platform: Platform, 
     )
 
 
-def ranking(op: str, nbytes: float, group, platform: Platform, tuning: Tuning = Tuning()) -> list[Estimate]:
+def ranking(op: str, nbytes: float, group, tiers: Tiers, tuning: Tuning = Tuning()) -> list[Estimate]:
     """Every candidate that can run on this group, cheapest first (ties: table order)."""
-    boxes = tuple(len(box) for box in node_boxes(tuple(group), platform.nodes))
+    boxes = tuple(len(box) for box in node_boxes(tuple(group), tiers.nodes))
     names = tuning.candidates if tuning.candidates is not None else algorithms_for(op)
     runnable = [
         name for name in names
         if refusal(op, name, len(group), channels=tuning.channels, servers=tuning.servers, box_sizes=boxes) is None
     ]
     order = {entry.name: k for k, entry in enumerate(CATALOG)}
-    found = [estimate(op, name, nbytes, group, platform, tuning) for name in runnable]
+    found = [estimate(op, name, nbytes, group, tiers, tuning) for name in runnable]
     return sorted(found, key=lambda e: (e.seconds, order[e.algorithm]))
 
 
-def choose(op: str, nbytes: float, group, platform: Platform, tuning: Tuning = Tuning()) -> Estimate:
+def choose(op: str, nbytes: float, group, tiers: Tiers, tuning: Tuning = Tuning()) -> Estimate:
     """The cheapest algorithm for this call (the first of :func:`ranking`)."""
-    ranked = ranking(op, nbytes, group, platform, tuning)
+    ranked = ranking(op, nbytes, group, tiers, tuning)
     if not ranked:
         raise ValueError(f"no candidate algorithm can run {op} on {len(group)} ranks")
     return ranked[0]
 
 
-def crossovers(op: str, group, platform: Platform, tuning: Tuning, low: float, high: float, points: int = 400):
+def crossovers(op: str, group, tiers: Tiers, tuning: Tuning, low: float, high: float, points: int = 400):
     """(bytes, cheaper below, cheaper above) wherever the cheapest algorithm changes between ``low`` and ``high``.
 
     Scans a log-spaced grid, then bisects each change to a relative precision of 1e-9.
     """
     grid = [low * (high / low) ** (k / (points - 1)) for k in range(points)]
-    best = [choose(op, m, group, platform, tuning).algorithm for m in grid]
+    best = [choose(op, m, group, tiers, tuning).algorithm for m in grid]
     found = []
     for a, b, left, right in zip(grid, grid[1:], best, best[1:]):
         if left == right:
             continue
         while b - a > 1e-9 * b:
             mid = math.sqrt(a * b)
-            if choose(op, mid, group, platform, tuning).algorithm == left:
+            if choose(op, mid, group, tiers, tuning).algorithm == left:
                 a = mid
             else:
                 b = mid

@@ -86,8 +86,8 @@ def decided_text(facts: dict) -> str:
 
 
 def _show(name: str, value) -> str:
-    if name == "traffic per pair":  # {(src, dst): bytes}: too many pairs to list
-        return f"{len(value)} pairs, {fmt_bytes(max(value.values(), default=0))} max"
+    if isinstance(value, str):
+        return value
     if isinstance(value, dict):
         return ", ".join(f"{fmt_count(n)} x {fmt_bytes(size)}" for size, n in sorted(value.items(), reverse=True)) or "none"
     if "makespan" in name:

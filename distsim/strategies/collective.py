@@ -78,12 +78,12 @@ class Collective(Strategy):
         q = self.params
         return Tuning(q.efficiency, q.base_latency, q.candidates, q.channels, q.servers)
 
-    def plan(self, platform, workers: int, nbytes: float) -> list[Estimate]:
+    def plan(self, tiers, workers: int, nbytes: float) -> list[Estimate]:
         """The algorithm to run first, then the others auto considered (cheapest first); one entry unless auto."""
         group = tuple(range(workers))
         if self.params.algorithm != AUTO:
             return [Estimate(self.params.algorithm, float("nan"), float("nan"))]
-        return ranking(self.params.op, nbytes, group, platform, self.tuning)
+        return ranking(self.params.op, nbytes, group, tiers, self.tuning)
 
     def problems(self, workers: int, params: int, nodes) -> list[tuple[tuple, str]]:
         """(field path, what is wrong) for this cluster and buffer: what the scenario check reports, located."""
@@ -105,10 +105,10 @@ class Collective(Strategy):
 
     def programs(self, job):
         nbytes = job.gradient(0).size * job.context(0).bytes_per_element
-        algorithm = self.plan(job.platform, job.world_size, nbytes)[0].algorithm
+        algorithm = self.plan(job.tiers, job.world_size, nbytes)[0].algorithm
         group = tuple(job.workers)
         options = Options(root=self.params.root, channels=self.params.channels, servers=self.params.servers,
-                          nodes=job.nodes, platform=job.platform, tuning=self.tuning)
+                          nodes=job.nodes, tiers=job.tiers, tuning=self.tuning)
         for rank in job.workers:
             yield rank, self.worker(job.context(rank), group, job.gradient(rank), algorithm, options)
 
@@ -122,7 +122,7 @@ class Collective(Strategy):
         """What auto chose (and the runner-up), for the run's output."""
         q = self.params
         nbytes = job.gradient(0).size * job.context(0).bytes_per_element
-        ranked = self.plan(job.platform, job.world_size, nbytes)
+        ranked = self.plan(job.tiers, job.world_size, nbytes)
         found = {"op": q.op, "requested": q.algorithm, "algorithm": ranked[0].algorithm}
         if q.algorithm == AUTO:
             found["predicted_s"] = ranked[0].seconds
