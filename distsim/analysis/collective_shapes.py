@@ -65,24 +65,39 @@ def root_of(children: list[tuple[int, ...]]) -> int:
 
 
 class Wire(Protocol):
-    """What a message costs between two positions: how long it holds the sender's port, and how long
-    from its start until it has arrived (alpha + b/beta over the pair's route, cut-through)."""
+    """What a message costs between two positions: how long it holds the sender's port, how long from its
+    start until it has arrived (alpha + b/beta over the pair's route, cut-through), and which ports it
+    leaves and enters by (the first and last links of the route: one each per rank on a switch, one per
+    peer on a fully connected network)."""
 
     def hold(self, src: int, dst: int, nbytes: float) -> float: ...
     def reach(self, src: int, dst: int, nbytes: float) -> float: ...
+    def port_out(self, src: int, dst: int) -> object: ...
+    def port_in(self, src: int, dst: int) -> object: ...
+    def last_hop(self, src: int, dst: int, nbytes: float) -> tuple[float, float]:
+        """(from the start until the message reaches its last link, how long it holds that link)."""
+
+
+def into_ports(sends, wire) -> float:
+    """When the last of ``sends`` (start, src, dst, bytes) has arrived, where messages that end on the same
+    link (a receiver's port) cross it one after another, in the order they reach it."""
+    free: dict[object, float] = {}
+    last = 0.0
+    timed = [(start + wire.last_hop(src, dst, nbytes)[0], start, src, dst, nbytes) for start, src, dst, nbytes in sends]
+    for enter, start, src, dst, nbytes in sorted(timed):
+        port = wire.port_in(src, dst)
+        begin = max(enter, free.get(port, enter))
+        free[port] = begin + wire.last_hop(src, dst, nbytes)[1]
+        last = max(last, start + wire.reach(src, dst, nbytes) + (begin - enter))
+    return last
 
 
 def tree_reduce_done(children, nbytes: float, wire: Wire) -> float:
     """When the root holds the sum: each node sends its partial sum once its children's are in;
-    a parent takes its children's messages one after another, in the order they were sent."""
+    a parent takes its children's messages one after another, in the order they reach it."""
 
     def ready(v: int) -> float:
-        port, last = 0.0, 0.0
-        for start, child in sorted((ready(c), c) for c in children[v]):
-            begin = max(start, port)
-            port = begin + wire.hold(child, v, nbytes)
-            last = max(last, begin + wire.reach(child, v, nbytes))
-        return last
+        return into_ports([(ready(c), c, v, nbytes) for c in children[v]], wire)
 
     return ready(root_of(children))
 
@@ -93,9 +108,11 @@ def tree_broadcast_done(children, nbytes: float, wire: Wire, start: float) -> fl
     while frontier:
         v, t = frontier.pop()
         reached = max(reached, t)
+        ports: dict[object, float] = {}
         for c in children[v]:
-            frontier.append((c, t + wire.reach(v, c, nbytes)))
-            t += wire.hold(v, c, nbytes)
+            begin = ports.get(wire.port_out(v, c), t)
+            frontier.append((c, begin + wire.reach(v, c, nbytes)))
+            ports[wire.port_out(v, c)] = begin + wire.hold(v, c, nbytes)
     return reached
 
 
@@ -126,10 +143,11 @@ def rounds_done(ready: list[float], rounds: list[Round], wire: Wire) -> list[flo
     """
     done = list(ready)
     for messages in rounds:
-        nxt, port = list(done), {}
+        nxt, ports = list(done), {}
         for src, dst, nbytes in messages:
-            begin = port.get(src, done[src])
-            port[src] = begin + wire.hold(src, dst, nbytes)
+            port = wire.port_out(src, dst)
+            begin = ports.get(port, done[src])
+            ports[port] = begin + wire.hold(src, dst, nbytes)
             nxt[dst] = max(nxt[dst], begin + wire.reach(src, dst, nbytes))
         done = nxt
     return done

@@ -23,10 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from distsim.analysis.closed_forms import Expectation, Formula, Inputs, pair_time
+from distsim.analysis.platform import FLOW
 from distsim.analysis.collective_shapes import (
     Round,
     binary_tree_children,
     chain_done,
+    into_ports,
     mirrored,
     parts,
     rounds_done,
@@ -96,12 +98,36 @@ class PairWire:
     group: tuple[int, ...]
 
     def hold(self, src: int, dst: int, nbytes: float) -> float:
+        """Flows share a port instead of queueing at it (docs/model.md): no hold, so the time stays a lower bound."""
+        if self.x.network == FLOW:
+            return 0.0
         a, b = self.group[src], self.group[dst]
         beta = self.x.platform.bandwidth(a, b) if self.x.platform is not None else self.x.bandwidth
         return nbytes / beta
 
     def reach(self, src: int, dst: int, nbytes: float) -> float:
         return pair_time(self.x, self.group[src], self.group[dst], nbytes)
+
+    def port_out(self, src: int, dst: int) -> object:
+        """The link a message leaves by (without a platform: the rank's one port, as on a switch)."""
+        route = self._route(src, dst)
+        return ("link", route[0]) if route else ("rank", src)
+
+    def port_in(self, src: int, dst: int) -> object:
+        route = self._route(src, dst)
+        return ("link", route[-1]) if route else ("rank", dst, "in")
+
+    def last_hop(self, src: int, dst: int, nbytes: float) -> tuple[float, float]:
+        """Without a platform every message is one hop into the receiver's one port."""
+        route = self._route(src, dst)
+        if not route:
+            return 0.0, self.hold(src, dst, nbytes)
+        link = self.x.platform.links[route[-1]]
+        hold = nbytes / link.bandwidth if self.x.network != FLOW else 0.0
+        return self.reach(src, dst, nbytes) - hold - link.latency, hold
+
+    def _route(self, src: int, dst: int) -> tuple:
+        return self.x.platform.route(self.group[src], self.group[dst]) if self.x.platform is not None else ()
 
 
 def _timed(pat: Pattern, rounds: list[Round], wire, ready: list[float] | None = None) -> Pattern:
@@ -349,25 +375,38 @@ def hierarchical(call: CollectiveCall, wire) -> Pattern:
 
 
 def parameter_server(call: CollectiveCall, wire) -> Pattern:
-    """Server j at position floor(j n / k) owns shard j: n-1 pushes in, n-1 results out, per server, each
-    through the server's one port."""
+    """Server j at position floor(j n / k) owns shard j. Every rank pushes its shards, next server first,
+    one after another; a server takes the n-1 pushes in one by one, then sends the sum to the n-1 others,
+    rank after itself first."""
     n, p, s, k = len(call.group), call.params, call.bytes_per_param, call.servers
     where = [j * n // k for j in range(k)]
+    shards = [c * s for c in parts(p, k)]
     pat = _pattern(2 * k * (n - 1), "2k(n-1)", "2(n-1) p s", LI)
-    seconds = 0.0
-    for server, shard in zip(where, parts(p, k)):
-        others = [i for i in range(n) if i != server]
-        for i in others:
-            pat.add(i, server, shard * s)
-            pat.add(server, i, shard * s)
-        pushed = sum(wire.hold(i, server, shard * s) for i in others)
-        pushed += max(wire.reach(i, server, shard * s) - wire.hold(i, server, shard * s) for i in others)
-        pulled = sum(wire.hold(server, i, shard * s) for i in others)
-        pulled += max(wire.reach(server, i, shard * s) - wire.hold(server, i, shard * s) for i in others)
-        seconds = max(seconds, pushed + pulled)
-    pat.seconds = seconds
+    pushes = []
+    for i in range(n):
+        ahead = sorted((j for j in range(k) if where[j] != i), key=lambda j: (where[j] - i - 1) % n)
+        pushes += _back_to_back(0.0, [(i, where[j], shards[j]) for j in ahead], wire)
+    pulls = []
+    for j, server in enumerate(where):
+        pushed = into_ports([m for m in pushes if m[2] == server], wire)
+        pulls += _back_to_back(pushed, [(server, (server + d) % n, shards[j]) for d in range(1, n)], wire)
+    for start, src, dst, nbytes in pushes + pulls:
+        pat.add(src, dst, nbytes)
+    pat.seconds = max(into_ports([m for m in pulls if m[2] == i], wire) for i in range(n))
     pat.seconds_text = "2 alpha + 2(n-1) p s/(k beta)"
     return pat
+
+
+def _back_to_back(start: float, messages, wire) -> list[tuple[float, int, int, float]]:
+    """(start, src, dst, bytes) of one rank's messages sent together: each port passes them in turn."""
+    free: dict[object, float] = {}
+    timed = []
+    for src, dst, nbytes in messages:
+        port = wire.port_out(src, dst)
+        begin = free.get(port, start)
+        free[port] = begin + wire.hold(src, dst, nbytes)
+        timed.append((begin, src, dst, nbytes))
+    return timed
 
 
 FORMS: dict[tuple[str, str], Callable[[CollectiveCall, PairWire], Pattern]] = {
