@@ -225,3 +225,11 @@ def test_any_subgroup_any_size(case, n, per_block, data):
     assert_exact_results(ran, op, group)
     assert all(ran.checks[name].ok for name in COUNTS)
     assert ran.checks[MAKESPAN].status in ("ok", "explained")
+
+
+def test_the_catalog_the_dispatcher_the_tuner_and_the_analyzer_cover_the_same_pairs():
+    from distsim.analysis.collectives import FORMS
+    from distsim.collectives.ops import TABLE
+    from distsim.collectives.tuner import FORMULAS
+
+    assert set(CASES) == set(TABLE) == set(FORMULAS) == set(FORMS)

@@ -8,6 +8,7 @@ library would refuse at run time.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 OPS = ("all_reduce", "reduce_scatter", "all_gather", "broadcast", "reduce", "all_to_all")
 
@@ -66,12 +67,18 @@ def node_boxes(group, nodes) -> list[tuple[int, ...]]:
     """The group's ranks node by node: nodes in the order the group reaches them, ranks in group order.
 
     ``nodes`` lists the cluster's ranks per node; a rank on no listed node is a node of its own.
+    Every rank of a group asks the same question: the answer is computed once (cached).
     """
-    node_of = {rank: k for k, box in enumerate(nodes or ()) for rank in box}
+    return list(_node_boxes(tuple(group), tuple(tuple(box) for box in nodes or ())))
+
+
+@lru_cache(maxsize=256)
+def _node_boxes(group: tuple, nodes: tuple) -> tuple[tuple[int, ...], ...]:
+    node_of = {rank: k for k, box in enumerate(nodes) for rank in box}
     found: dict[int, list[int]] = {}
     for rank in group:
         found.setdefault(node_of.get(rank, -1 - rank), []).append(rank)
-    return [tuple(box) for box in found.values()]
+    return tuple(tuple(box) for box in found.values())
 
 
 def is_power_of_two(n: int) -> bool:

@@ -29,6 +29,12 @@ def reduce_scatter_lanes(ctx, peers: Peers, lanes, tag: str):
     adds what comes from i - d into chunk i - d(s+2): the chunk it will pass on next.
     """
     n, i = peers.size, peers.index
+    if len(lanes) == 1:  # one ring: MPI_Sendrecv per step, the engine's fastest path
+        (direction, chunks), right, left = lanes[0], peers.rank(i + lanes[0][0]), peers.rank(i - lanes[0][0])
+        for step in range(n - 1):
+            out, into = (i - direction * (step + 1)) % n, (i - direction * (step + 2)) % n
+            chunks[into] += yield ctx.sendrecv(right, chunks[out], left, tag, step)
+        return
     for step in range(n - 1):
         for direction, chunks in lanes:
             ctx.send(peers.rank(i + direction), chunks[(i - direction * (step + 1)) % n], tag, step)
@@ -39,6 +45,11 @@ def reduce_scatter_lanes(ctx, peers: Peers, lanes, tag: str):
 def all_gather_lanes(ctx, peers: Peers, lanes, tag: str):
     """Starting with ``chunks[i]`` only, every lane ends with all n chunks after n-1 steps."""
     n, i = peers.size, peers.index
+    if len(lanes) == 1:
+        (direction, chunks), right, left = lanes[0], peers.rank(i + lanes[0][0]), peers.rank(i - lanes[0][0])
+        for step in range(n - 1):
+            chunks[(i - direction * (step + 1)) % n] = yield ctx.sendrecv(right, chunks[(i - direction * step) % n], left, tag, step)
+        return
     for step in range(n - 1):
         for direction, chunks in lanes:
             ctx.send(peers.rank(i + direction), chunks[(i - direction * step) % n], tag, step)
