@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from distsim.bench import ring
 from distsim.bench.measure import in_child, report
 from distsim.fmt import fmt_bytes, fmt_count, fmt_time
 from distsim.report.tables import table
@@ -29,20 +30,8 @@ def messages_of(n: int) -> int:
 
 
 def bare_loop(n: int) -> tuple[float, int]:
-    import simpy
-
-    env = simpy.Environment()
-    each = messages_of(n) // n
-
-    def process(env):
-        for _ in range(each):
-            yield env.timeout(1e-6)
-
-    for _ in range(n):
-        env.process(process(env))
-    start = time.perf_counter()
-    env.run()
-    return time.perf_counter() - start, n * each
+    """n processes yielding, in all, as many timeouts as the hierarchical all-reduce sends messages."""
+    return ring.bare_loop(n, messages_of(n) // n)
 
 
 def hierarchical(n: int) -> tuple[float, int]:

@@ -131,24 +131,30 @@ def collective(op: str, ctx, group, tensor, algorithm: str, phase: str, options:
 
 
 def all_reduce(ctx, group, tensor, algorithm: str = "ring", phase: str = "all_reduce", **options):
+    """Every rank of ``group`` ends with the sum of all the ranks' tensors."""
     return (yield from collective("all_reduce", ctx, group, tensor, algorithm, phase, Options(**options)))
 
 
 def reduce_scatter(ctx, group, tensor, algorithm: str = "ring", phase: str = "reduce_scatter", **options):
+    """The rank at position i ends with chunk i of the sum (the tensor splits into n equal chunks)."""
     return (yield from collective("reduce_scatter", ctx, group, tensor, algorithm, phase, Options(**options)))
 
 
 def all_gather(ctx, group, block, algorithm: str = "ring", phase: str = "all_gather", **options):
+    """Every rank ends with the ranks' (equal-sized) blocks end to end, in group order."""
     return (yield from collective("all_gather", ctx, group, block, algorithm, phase, Options(**options)))
 
 
 def broadcast(ctx, group, tensor, algorithm: str = "ring", phase: str = "broadcast", **options):
+    """Every rank ends with the root's tensor (``root=``, default the group's first rank)."""
     return (yield from collective("broadcast", ctx, group, tensor, algorithm, phase, Options(**options)))
 
 
 def reduce(ctx, group, tensor, algorithm: str = "ring", phase: str = "reduce", **options):
+    """The root ends with the sum; the other ranks end with None."""
     return (yield from collective("reduce", ctx, group, tensor, algorithm, phase, Options(**options)))
 
 
 def all_to_all(ctx, group, tensor, algorithm: str = "pairwise", phase: str = "all_to_all", **options):
+    """The rank at position i ends with block i of every rank's tensor, in group order."""
     return (yield from collective("all_to_all", ctx, group, tensor, algorithm, phase, Options(**options)))
