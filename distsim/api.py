@@ -70,11 +70,11 @@ def _fits_communication(scenario: Scenario, strategy, spec: StrategySpec, where:
         problems.append(where.problem(("cluster",), f"missing required key 'network' ({spec.kind} sends messages)", at_key=True))
     if not problems:  # the ranks must have a place on the network: names in a graph, connected endpoints
         try:
-            layout(scenario, strategy, where)
+            where_ranks = layout(scenario, strategy, where)
         except ScenarioError as error:
             problems += error.problems
     if not problems and hasattr(strategy, "problems"):  # what this strategy's own parameters cannot do on this cluster
-        nodes, _ = nodes_and_tiers(scenario)
+        nodes, _ = nodes_and_tiers(scenario, where_ranks)
         for path, message in strategy.problems(scenario.cluster.workers, scenario.model.params, nodes):
             at = spec.origin + path if path else ("model", "params")
             problems.append(where.problem(at, message))
@@ -183,7 +183,7 @@ def inputs_for(scenario: Scenario, strategy, result: RunResult | None = None) ->
         reduce_compute=getattr(params, "reduce_compute", False),
         server=getattr(params, "server", "dedicated"),
         network=net.model,
-        collective=_collective_call(scenario, strategy),
+        collective=_collective_call(scenario, strategy, result),
         platform=platform_of(result.layout, net.model) if result is not None and result.layout else None,
     )
 
@@ -199,11 +199,12 @@ def platform_of(layout, model: str) -> Platform:
     return Platform(tuple(topology.links), route, model)
 
 
-def _collective_call(scenario: Scenario, strategy) -> CollectiveCall | None:
+def _collective_call(scenario: Scenario, strategy, result: RunResult | None) -> CollectiveCall | None:
     """What a collective strategy runs (auto resolved as the run resolved it), for its closed forms."""
     if not hasattr(strategy, "plan"):
         return None
-    nodes, tiers = nodes_and_tiers(scenario)
+    where_ranks = result.layout if result is not None and result.layout else layout(scenario, strategy, Locations("<inputs>"))
+    nodes, tiers = nodes_and_tiers(scenario, where_ranks)
     n, p, s = scenario.cluster.workers, scenario.model.params, scenario.model.bytes_per_param
     q = strategy.params
     algorithm = strategy.plan(tiers, n, p * s)[0].algorithm

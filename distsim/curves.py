@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from distsim.collectives import algorithms_for, refusal, size_refusal
 from distsim.collectives.catalog import node_boxes
 from distsim.collectives.tuner import Tuning, crossovers, estimate
-from distsim.runner import nodes_and_tiers, run_communication
+from distsim.runner import layout, nodes_and_tiers, run_communication
 from distsim.scenario import Locations, Scenario
 from distsim.strategies.collective import Collective, CollectiveParams
 
@@ -61,8 +61,8 @@ def collective_curves(scenario: Scenario, op: str, sizes: list[int], simulate: b
                       progress: Callable[[str], None] | None = None) -> Curves:
     n = scenario.cluster.workers
     group = tuple(range(n))
-    nodes, tiers = nodes_and_tiers(scenario)
     tuning = tuning_of(scenario, op)
+    nodes, tiers = nodes_and_tiers(scenario, layout(scenario, Collective(CollectiveParams(op=op)), Locations("<curves>")))
     boxes = tuple(len(box) for box in node_boxes(group, nodes))
     names = [a for a in (tuning.candidates or algorithms_for(op))
              if not refusal(op, a, n, channels=tuning.channels, servers=tuning.servers, box_sizes=boxes)]

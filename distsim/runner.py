@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from distsim.collectives.tuner import Tiers
+from distsim.collectives.tuner import Tier, Tiers
 from distsim.engine import Device, Phantom, Tensor, World
 from distsim.errors import ScenarioError, VerificationError
 from distsim.hardware import Topology, build_topology
@@ -91,7 +91,7 @@ def run_communication(scenario: Scenario, strategy, where: Locations, monitor=No
     gradients = [rng.standard_normal(p) if verify else Phantom(p) for _ in range(n)]
     weights = rng.standard_normal(p) if verify else Phantom(p)
     expected = strategy.expected(np.array(gradients), weights) if verify else None
-    job = CommJob(world, n, list(range(n)), gradients, weights, *nodes_and_tiers(scenario))
+    job = CommJob(world, n, list(range(n)), gradients, weights, *nodes_and_tiers(scenario, where_ranks))
     if monitor is not None:
         monitor(world)
     for rank, program in strategy.programs(job):
@@ -105,11 +105,19 @@ def run_communication(scenario: Scenario, strategy, where: Locations, monitor=No
     return RunResult(scenario, strategy, world.trace, verify, time.perf_counter() - started, peaks, where_ranks, facts)
 
 
-def nodes_and_tiers(scenario: Scenario) -> tuple[tuple, Tiers]:
-    """The workers node by node (one per node on a ``workers:`` cluster), and the tiers the tuner sees."""
-    n, net = scenario.cluster.workers, scenario.cluster.network
-    tiers = Tiers.flat(n, net.latency, net.bandwidth)
-    return tiers.nodes, tiers
+def nodes_and_tiers(scenario: Scenario, where_ranks: "Layout") -> tuple[tuple, Tiers]:
+    """The workers node by node (one per node on a ``workers:`` cluster), and the two tiers the tuner
+    sees, read off the routes: between two ranks of one node, and between the first ranks of two nodes."""
+    nodes = tuple((rank,) for rank in range(scenario.cluster.workers))
+    inside = next(((box[0], box[1]) for box in nodes if len(box) > 1), None)
+    across = (nodes[0][0], nodes[1][0]) if len(nodes) > 1 else None
+
+    def tier(pair):
+        route = where_ranks.topology.route(where_ranks.placement[pair[0]], where_ranks.placement[pair[1]])
+        return Tier(route.latency, route.bandwidth)
+
+    intra, inter = (tier(inside) if inside else None), (tier(across) if across else None)
+    return nodes, Tiers(intra or inter, inter or intra, nodes)
 
 
 def _place_ranks(n: int, strategy, where: Locations):

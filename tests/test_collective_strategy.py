@@ -126,3 +126,29 @@ def test_same_scenario_same_trace_bit_for_bit(extra):
 
     a, b = run(7, 7 * 300, extra, seed=3), run(7, 7 * 300, extra, seed=3)
     assert trace_bytes(a) == trace_bytes(b) and a.result.facts == b.result.facts
+
+
+def test_auto_reads_the_tiers_off_the_routes_not_the_nominal_network():
+    """A graph whose cables are 400 Gbit/s under a 1 Gbit/s default: auto predicts with the cables' figures,
+    and its prediction is the simulated time (n = 4, equal chunks: where the tuner is exact)."""
+    yaml = """cluster:
+  workers: 4
+  network:
+    topology: graph
+    bandwidth: 1 Gbit/s
+    latency: 1 ms
+    switches: [sw]
+    edges:
+      - {nodes: [0, sw], bandwidth: 400 Gbit/s, latency: 2.5 us}
+      - {nodes: [1, sw], bandwidth: 400 Gbit/s, latency: 2.5 us}
+      - {nodes: [2, sw], bandwidth: 400 Gbit/s, latency: 2.5 us}
+      - {nodes: [3, sw], bandwidth: 400 Gbit/s, latency: 2.5 us}
+model: {params: 4000000}
+strategy: {kind: collective, op: all_reduce, algorithm: auto, candidates: [ring, halving_doubling]}
+run: {verify_payload: false}
+"""
+    (outcome,) = distsim.run(*distsim.loads(yaml))
+    facts = outcome.result.facts
+    assert facts["algorithm"] == "halving_doubling" and outcome.ok
+    assert facts["predicted_s"] == pytest.approx(outcome.trace.makespan, rel=1e-9)
+    assert facts["predicted_s"] == pytest.approx(4 * 5e-6 + 2 * 3 / 4 * 16e6 / 50e9, rel=1e-12)
