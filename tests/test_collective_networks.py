@@ -71,3 +71,20 @@ def test_hierarchical_on_a_two_tier_rail_cluster_matches_closed_form_and_tuner()
     assert predicted == pytest.approx(world.trace.makespan, rel=1e-9)
     # only p s / G crosses the slow rails: hierarchical is what auto takes for a large tensor
     assert choose("all_reduce", 1e9, tuple(range(n)), tiers).algorithm == "hierarchical"
+
+
+def test_two_channels_on_a_physical_ring_use_both_directions_and_halve_the_bytes_term():
+    """On one NIC a second channel changes nothing; on a ring of cables the opposite channel uses the other
+    direction of every cable: 2(n-1)(alpha + p s/(2 n beta)), and the closed form says so exactly."""
+    def makespan(topology: str, algorithm: str) -> float:
+        yaml = (f"cluster:\n  workers: 8\n  network: {{topology: {topology}, bandwidth: 100 Gbit/s, latency: 5 us}}\n"
+                f"model: {{params: 8000000}}\nstrategy: {{kind: collective, op: all_reduce, algorithm: {algorithm}, "
+                f"channels: 2}}\nrun: {{verify_payload: false}}\n")
+        (outcome,) = distsim.run(*distsim.loads(yaml))
+        assert {c.name: c.status for c in outcome.reconciliation.checks}["makespan (contention-free alpha-beta)"] == "ok"
+        return outcome.trace.makespan
+
+    alpha, t = 5e-6, 8e6 * 4 / 8 / 12.5e9
+    assert makespan("switch", "multi_ring") == pytest.approx(makespan("switch", "ring"), rel=1e-12)
+    assert makespan("ring", "ring") == pytest.approx(14 * (alpha + t), rel=1e-12)
+    assert makespan("ring", "multi_ring") == pytest.approx(14 * (alpha + t / 2), rel=1e-12)
