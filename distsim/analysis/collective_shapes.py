@@ -18,12 +18,6 @@ from collections.abc import Callable
 from typing import Protocol
 
 
-def parts(total: int, count: int) -> list[int]:
-    """How a buffer of ``total`` elements is cut into ``count`` chunks: the first total mod count one larger."""
-    base, extra = divmod(total, count)
-    return [base + 1 if k < extra else base for k in range(count)]
-
-
 # -- NCCL's binary tree ------------------------------------------------------------------------
 
 def binary_tree_children(n: int) -> list[tuple[int, ...]]:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from distsim.analysis.closed_forms import Expectation, Formula, Inputs, pair_time
+from distsim.analysis.closed_forms import chunk_sizes as parts
 from distsim.analysis.platform import FLOW
 from distsim.analysis.collective_shapes import (
     Round,
@@ -30,7 +31,6 @@ from distsim.analysis.collective_shapes import (
     chain_done,
     into_ports,
     mirrored,
-    parts,
     rounds_done,
     tree_broadcast_done,
     tree_edges,
