@@ -19,11 +19,13 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from distsim.analysis import Inputs, Reconciliation, reconcile
+from distsim.analysis.collectives import CollectiveCall
 from distsim.analysis.platform import Platform
 from distsim.errors import ScenarioError
 from distsim.hardware.cluster import link_figures
 from distsim.remat.run import analyze_rematerialization, fits_rematerialization, run_rematerialization
 from distsim.runner import RunResult, layout, run_communication
+from distsim.runner import nodes_and_tiers
 from distsim.scenario import Locations, Scenario, StrategySpec, load_scenario, parse_scenario
 from distsim.scenario.problems import problems_from_validation, sort_problems, suggest
 from distsim.strategies import UnknownStrategy, available, get
@@ -69,9 +71,14 @@ def _fits_communication(scenario: Scenario, strategy, spec: StrategySpec, where:
         problems.append(where.problem(("cluster",), f"missing required key 'network' ({spec.kind} sends messages)", at_key=True))
     if not problems:  # the ranks must have a place on the network: names in a graph, connected endpoints
         try:
-            layout(scenario, strategy, where)
+            where_ranks = layout(scenario, strategy, where)
         except ScenarioError as error:
             problems += error.problems
+    if not problems and hasattr(strategy, "problems"):  # what this strategy's own parameters cannot do on this cluster
+        nodes, _ = nodes_and_tiers(scenario, where_ranks)
+        for path, message in strategy.problems(scenario.cluster.workers, scenario.model.params, nodes):
+            at = spec.origin + path if path else ("model", "params")
+            problems.append(where.problem(at, message))
     return problems
 
 
@@ -182,6 +189,7 @@ def inputs_for(scenario: Scenario, strategy, result: RunResult | None = None) ->
         reduce_compute=getattr(params, "reduce_compute", False),
         server=getattr(params, "server", "dedicated"),
         network=model,
+        collective=_collective_call(scenario, strategy, result),
         platform=platform_of(result.layout, model) if result is not None and result.layout else None,
     )
 
@@ -195,6 +203,18 @@ def platform_of(layout, model: str) -> Platform:
         return () if a == b else topology.route(a, b).links
 
     return Platform(tuple(topology.links), route, model)
+
+
+def _collective_call(scenario: Scenario, strategy, result: RunResult | None) -> CollectiveCall | None:
+    """What a collective strategy runs (auto resolved as the run resolved it), for its closed forms."""
+    if not hasattr(strategy, "plan"):
+        return None
+    where_ranks = result.layout if result is not None and result.layout else layout(scenario, strategy, Locations("<inputs>"))
+    nodes, tiers = nodes_and_tiers(scenario, where_ranks)
+    n, p, s = scenario.cluster.workers, scenario.model.params, scenario.model.bytes_per_param
+    q = strategy.params
+    algorithm = strategy.plan(tiers, n, p * s)[0].algorithm
+    return CollectiveCall(q.op, algorithm, tuple(range(n)), p, s, q.root, q.channels, q.servers, nodes)
 
 
 def strategies() -> dict[str, type]:

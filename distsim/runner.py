@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from distsim.collectives.tuner import Tier, Tiers
 from distsim.engine import Device, Phantom, Tensor, World
 from distsim.errors import ScenarioError, VerificationError
 from distsim.hardware import Topology, build_topology
@@ -36,10 +37,12 @@ class RunResult:
     wall_seconds: float
     memory_peak: dict[str, int] = field(default_factory=dict)  # rank name -> peak device bytes
     layout: "Layout | None" = None  # where the ranks ran (communication runs)
+    facts: dict = field(default_factory=dict)  # what the strategy decided (e.g. the algorithm auto chose)
 
     @property
     def kind(self) -> str:
-        return self.strategy.name
+        """The strategy as the output names it (a collective adds its op and algorithm)."""
+        return getattr(self.strategy, "label", self.strategy.name)
 
 
 @dataclass
@@ -51,7 +54,8 @@ class CommJob:
     workers: list[int]
     gradients: list[Tensor]
     weights: Tensor
-    nodes: list[tuple[int, ...]] = field(default_factory=list)  # the worker ranks of each node (box), in order
+    nodes: tuple[tuple[int, ...], ...] = ()  # the workers' ranks node by node (box), in order
+    tiers: Tiers | None = None  # what algorithm: auto predicts times on
 
     def context(self, rank: int):
         return self.world.contexts[rank]
@@ -88,7 +92,7 @@ def run_communication(scenario: Scenario, strategy, where: Locations, monitor=No
     gradients = [rng.standard_normal(p) if verify else Phantom(p) for _ in range(n)]
     weights = rng.standard_normal(p) if verify else Phantom(p)
     expected = strategy.expected(np.array(gradients), weights) if verify else None
-    job = CommJob(world, n, list(range(n)), gradients, weights, node_ranks(scenario.cluster))
+    job = CommJob(world, n, list(range(n)), gradients, weights, *nodes_and_tiers(scenario, where_ranks))
     if monitor is not None:
         monitor(world)
     for rank, program in strategy.programs(job):
@@ -96,9 +100,25 @@ def run_communication(scenario: Scenario, strategy, where: Locations, monitor=No
     results = world.run()
     if verify:
         _check_results(results, range(n), expected, world)
-    world.trace.meta.update(strategy=strategy.name, workers=n, params=p, seed=scenario.run.seed, verified=verify)
+    facts = strategy.facts(job)
+    world.trace.meta.update(strategy=strategy.name, workers=n, params=p, seed=scenario.run.seed, verified=verify, **facts)
     peaks = {world.ranks[c.rank]: c.memory_peak for c in world.contexts}
-    return RunResult(scenario, strategy, world.trace, verify, time.perf_counter() - started, peaks, where_ranks)
+    return RunResult(scenario, strategy, world.trace, verify, time.perf_counter() - started, peaks, where_ranks, facts)
+
+
+def nodes_and_tiers(scenario: Scenario, where_ranks: "Layout") -> tuple[tuple, Tiers]:
+    """The workers node by node (one per node on a ``workers:`` cluster), and the two tiers the tuner
+    sees, read off the routes: between two ranks of one node, and between the first ranks of two nodes."""
+    nodes = tuple(node_ranks(scenario.cluster))
+    inside = next(((box[0], box[1]) for box in nodes if len(box) > 1), None)
+    across = (nodes[0][0], nodes[1][0]) if len(nodes) > 1 else None
+
+    def tier(pair):
+        route = where_ranks.topology.route(where_ranks.placement[pair[0]], where_ranks.placement[pair[1]])
+        return Tier(route.latency, route.bandwidth)
+
+    intra, inter = (tier(inside) if inside else None), (tier(across) if across else None)
+    return nodes, Tiers(intra or inter, inter or intra, nodes)
 
 
 def _place_ranks(n: int, strategy, where: Locations, in_nodes: bool = False):
@@ -193,12 +213,29 @@ def _node_name(node: int | str) -> str:
     return f"w{node}" if isinstance(node, int) else node
 
 
-def _check_results(results: dict, workers, expected: np.ndarray, world: World) -> None:
-    wrong = [w for w in workers if not np.allclose(results[w], expected, rtol=1e-9, atol=1e-9)]
+def _check_results(results: dict, workers, expected, world: World) -> None:
+    """Every worker holds its expected result: one array for all, or a list with one per worker (None: no result)."""
+    workers = list(workers)
+    wanted = dict(zip(workers, expected)) if isinstance(expected, list) else dict.fromkeys(workers, expected)
+    wrong = [w for w in workers if not _matches(results[w], wanted[w])]
     if wrong:
-        worst = max(float(np.max(np.abs(results[w] - expected))) for w in wrong)
+        worst = max(_error(results[w], wanted[w]) for w in wrong)
         names = ", ".join(world.ranks[w] for w in wrong[:8])
         raise VerificationError(
             f"payload check failed: {len(wrong)} of {len(list(workers))} workers ({names}) "
             f"do not hold the expected result (largest error {worst:.3g})"
         )
+
+
+def _matches(result, expected) -> bool:
+    if expected is None or result is None:
+        return expected is None and result is None
+    result = np.asarray(result)
+    return result.shape == expected.shape and np.allclose(result, expected, rtol=1e-9, atol=1e-9)
+
+
+def _error(result, expected) -> float:
+    """How far a wrong result is from the expected one (infinite when it is missing or of another shape)."""
+    if expected is None or result is None or np.shape(result) != expected.shape:
+        return float("inf")
+    return float(np.max(np.abs(result - expected)))

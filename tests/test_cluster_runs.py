@@ -94,10 +94,10 @@ def test_strategies_see_the_ranks_of_each_node():
             return super().programs(job)
 
     run_communication(scenario, Watching(), where)
-    assert seen == [[(0, 1, 2, 3), (4, 5, 6, 7)]]
+    assert seen == [((0, 1, 2, 3), (4, 5, 6, 7))]
     flat, where = distsim.loads("cluster: {workers: 3, network: {bandwidth: 1 GB/s}}\n" + TAIL)
     run_communication(flat, Watching(), where)
-    assert seen[-1] == [(0,), (1,), (2,)]
+    assert seen[-1] == ((0,), (1,), (2,))
 
 
 def test_same_cluster_same_seed_same_trace():

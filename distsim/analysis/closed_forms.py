@@ -43,6 +43,7 @@ class Inputs:
     server: str | int = "dedicated"
     network: str = CUT_THROUGH  # the network model (docs/model.md)
     platform: Platform | None = None  # alpha and beta per rank pair, from the topology (not the trace)
+    collective: object | None = None  # analysis.collectives.CollectiveCall, for kind "collective"
 
 
 @dataclass(frozen=True)
@@ -230,5 +231,9 @@ CLOSED_FORMS: dict[str, Callable[[Inputs], Expectation]] = {
 
 def expectation(x: Inputs) -> Expectation | None:
     """The closed forms for ``x.kind``, or None when distsim has none for that strategy."""
+    if x.collective is not None:
+        from distsim.analysis import collectives  # imports this module: loaded on first use
+
+        return collectives.expectation(x)
     form = CLOSED_FORMS.get(x.kind)
     return form(x) if form else None

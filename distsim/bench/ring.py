@@ -21,12 +21,12 @@ from distsim.fmt import fmt_bytes, fmt_count, fmt_time
 from distsim.report.tables import table
 
 
-def bare_loop(n: int) -> tuple[float, int]:
-    """The baseline: the same number of events as a ring all-reduce, and nothing else."""
+def bare_loop(n: int, steps: int | None = None) -> tuple[float, int]:
+    """The baseline: the same number of events as a ring all-reduce (or n x ``steps``), and nothing else."""
     import simpy
 
     env = simpy.Environment()
-    steps = 2 * (n - 1)
+    steps = 2 * (n - 1) if steps is None else steps
 
     def process(env):
         for _ in range(steps):

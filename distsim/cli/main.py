@@ -17,6 +17,7 @@ import click
 from distsim import __version__, api
 from distsim.cli import authoring
 from distsim.cli import golden as golden_cli
+from distsim.cli.collectives import collectives
 from distsim.cli.plot import plot
 from distsim.cli.progress import LiveStatus
 from distsim.cli.report import report
@@ -91,9 +92,10 @@ def strategies() -> int:
 
 
 @cli.command()
-@click.option("--suite", type=click.Choice(["ring", "remat", "sweep"]), default="ring", show_default=True,
+@click.option("--suite", type=click.Choice(["ring", "remat", "sweep", "collectives"]), default="ring", show_default=True,
               help="ring: ring all-reduce vs a bare SimPy loop; remat: every rematerialization schedule at L = 1000; "
-                   "sweep: a 100-point sweep on 1 and 2 processes and on Dask.")
+                   "sweep: a 100-point sweep on 1 and 2 processes and on Dask; collectives: a hierarchical "
+                   "all-reduce on nodes of 8 GPUs (--sizes: GPUs) vs a bare loop.")
 @click.option("--sizes", default="64,256,1024", show_default=True, help="Comma-separated worker counts (ring suite).")
 @click.option("--repeat", default=3, show_default=True, type=click.IntRange(1), help="Repetitions; medians are reported.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
@@ -160,7 +162,7 @@ def _write_traces(outcomes, directory: Path) -> None:
             write_chrome_trace(outcome.trace, target / "trace.json")
 
 
-for command in (sweep, plot, report, tradeoff, authoring.validate, authoring.schema, golden_cli.verify):
+for command in (sweep, plot, report, tradeoff, collectives, authoring.validate, authoring.schema, golden_cli.verify):
     cli.add_command(command)
 
 

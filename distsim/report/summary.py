@@ -45,6 +45,7 @@ def communication_dict(outcome) -> dict:
         ],
         "explanation": rec.notes,
         "payload_verified": result.verified,
+        **({"decided": result.facts} if result.facts else {}),
         "memory_peak_bytes": result.memory_peak,
         "wall_time_s": result.wall_seconds,
         "ok": rec.ok,
@@ -66,9 +67,22 @@ def communication_text(outcome) -> str:
         "",
         check_table(rec.checks, _show),
     ]
+    if result.facts:
+        lines[1:1] = [decided_text(result.facts)]
     if rec.notes:
         lines += [""] + [f"  {note}" for note in rec.notes]
     return "\n".join(lines)
+
+
+def decided_text(facts: dict) -> str:
+    """One line: the collective that ran, and for ``auto`` its choice and the runner-up with their predicted times."""
+    line = f"{facts['op']} by {facts['algorithm']}"
+    if facts.get("requested") == "auto":
+        line += f" (auto: predicted {fmt_time(facts['predicted_s'])}"
+        if "runner_up" in facts:
+            line += f"; runner-up {facts['runner_up']}, {fmt_time(facts['runner_up_predicted_s'])}"
+        line += ")"
+    return line
 
 
 def _show(name: str, value) -> str:

@@ -18,6 +18,7 @@ from distsim.strategies.all_to_all import AllToAll
 from distsim.strategies.base import Strategy
 from distsim.strategies.checkpoint_every_k import CheckpointEveryK
 from distsim.strategies.checkpoint_sequential import CheckpointSequential
+from distsim.strategies.collective import Collective
 from distsim.strategies.disk_offload import DiskOffload
 from distsim.strategies.optimal import Optimal
 from distsim.strategies.parameter_server import ParameterServer
@@ -31,6 +32,7 @@ BUILTIN: tuple[type, ...] = (
     AllToAll,
     ParameterServer,
     RingAllReduce,
+    Collective,
     StoreAll,
     CheckpointEveryK,
     SegmentRecompute,

@@ -20,7 +20,7 @@ def run_point(text: str, name: str) -> dict[str, str]:
     """Load, run and reconcile one point; a simulation that cannot finish becomes an error row."""
     scenario, where = api.loads(text, name)
     (strategy,) = api.build_strategies(scenario, where)
-    row = {"strategy": strategy.name, "family": strategy.family, **_inputs(scenario, strategy)}
+    row = {"strategy": getattr(strategy, "label", strategy.name), "family": strategy.family, **_inputs(scenario, strategy)}
     try:
         (outcome,) = api.run(scenario, where)
     except SimulationError as exc:
