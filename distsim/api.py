@@ -13,18 +13,20 @@ strategy processes -> Trace -> Reconciliation.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from distsim.analysis import Inputs, Reconciliation, reconcile
-from distsim.errors import ScenarioError
+from distsim.errors import ScenarioError, StrategyBug
 from distsim.remat.run import analyze_rematerialization, fits_rematerialization, run_rematerialization
 from distsim.runner import RunResult, run_communication
 from distsim.scenario import Locations, Scenario, StrategySpec, load_scenario, parse_scenario
 from distsim.scenario.problems import problems_from_validation, sort_problems, suggest
 from distsim.strategies import UnknownStrategy, available, get
+from distsim.strategies.registry import BrokenPlugin, label
 
 
 @dataclass
@@ -113,7 +115,8 @@ def run(source: str | Path | Scenario, where: Locations | None = None, on_progre
         if on_progress:
             on_progress(index, len(strategies), spec.kind)
         family = FAMILIES[strategy.family]
-        result = family.simulate(scenario, strategy, where, monitor=monitor)
+        with _naming(spec.kind, type(strategy)):
+            result = family.simulate(scenario, strategy, where, monitor=monitor)
         outcomes.append(Outcome(spec, result, family.analyze(result, scenario, strategy)))
     return outcomes
 
@@ -125,11 +128,22 @@ def build_strategies(scenario: Scenario, where: Locations) -> list:
         strategy, found = _build_strategy(spec, where)
         problems += found
         if strategy is not None:
-            problems += FAMILIES[strategy.family].fits(scenario, type(strategy), spec, where)
+            with _naming(spec.kind, type(strategy)):
+                problems += FAMILIES[strategy.family].fits(scenario, type(strategy), spec, where)
             strategies.append(strategy)
     if problems:
         raise ScenarioError(sort_problems(problems, main=where.file))
     return strategies
+
+
+@contextmanager
+def _naming(kind: str, cls: type):
+    """A strategy bug (engine/faults.py) leaves here saying which strategy, or which plugin, it was in."""
+    try:
+        yield
+    except StrategyBug as bug:
+        bug.strategy = bug.strategy or label(kind, cls)
+        raise
 
 
 def check_strategies(specs: list[StrategySpec], where: Locations) -> list:
@@ -145,6 +159,8 @@ def _build_strategy(spec: StrategySpec, where: Locations) -> tuple[object | None
     except UnknownStrategy as exc:
         hint = suggest(spec.kind, exc.known)
         return None, [where.problem(spec.origin + ("kind",), f"unknown strategy {spec.kind!r}{hint}; known: {', '.join(exc.known)}")]
+    except BrokenPlugin as exc:
+        return None, [where.problem(spec.origin + ("kind",), str(exc))]
     try:
         strategy = cls(cls.Params.model_validate(spec.params))
     except ValidationError as exc:

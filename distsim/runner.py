@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from distsim.engine import Device, Phantom, Tensor, World
+from distsim.engine import Device, Phantom, Tensor, World, faults
 from distsim.errors import ScenarioError, VerificationError
 from distsim.hardware import build_topology
 from distsim.hardware.topology import disconnected_endpoints
@@ -82,13 +82,15 @@ def run_communication(scenario: Scenario, strategy, where: Locations, monitor=No
     rng = np.random.default_rng(scenario.run.seed)
     gradients = [rng.standard_normal(p) if verify else Phantom(p) for _ in range(n)]
     weights = rng.standard_normal(p) if verify else Phantom(p)
-    expected = strategy.expected(np.array(gradients), weights) if verify else None
+    expected = _expected(strategy, gradients, weights, p) if verify else None
     job = CommJob(world, n, list(range(n)), gradients, weights)
     if monitor is not None:
         monitor(world)
-    for rank, program in strategy.programs(job):
+    programs = faults.programs(strategy, job, world.ranks)  # the strategy's bugs are located (engine/faults.py)
+    for rank, program in programs.items():
         world.spawn(rank, program)
     results = world.run()
+    faults.check_returns(results, programs, range(n), p, world.ranks)
     if verify:
         _check_results(results, range(n), expected, world)
     world.trace.meta.update(strategy=strategy.name, workers=n, params=p, seed=scenario.run.seed, verified=verify)
@@ -101,7 +103,7 @@ def _place_ranks(n: int, strategy, where: Locations):
     ranks = [f"w{i}" for i in range(n)]
     endpoints = list(ranks)
     placement = list(range(n))
-    for name, share in strategy.extra_ranks():
+    for name, share in faults.call(strategy.extra_ranks, "extra_ranks()"):
         if share is None:
             placement.append(len(endpoints))
             endpoints.append(name)
@@ -127,6 +129,13 @@ def _topology(scenario: Scenario, endpoints: list[str], where: Locations):
 
 def _node_name(node: int | str) -> str:
     return f"w{node}" if isinstance(node, int) else node
+
+
+def _expected(strategy, gradients, weights, p: int):
+    """What every worker must end with, from the strategy's ``expected`` (a bug in it is located)."""
+    value = faults.call(strategy.expected, "expected()", np.array(gradients), weights)
+    faults.check_expected(value, p, strategy.expected)
+    return value
 
 
 def _check_results(results: dict, workers, expected: np.ndarray, world: World) -> None:

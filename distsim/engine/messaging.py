@@ -27,6 +27,7 @@ from heapq import heappush
 from simpy.events import NORMAL, Event
 
 from distsim.engine.events import Decided
+from distsim.engine.faults import check_ranks
 
 
 class Channel(tuple):
@@ -147,6 +148,7 @@ def endpoint(world, rank: int):
 
     def open_channel(src: int, dst: int) -> Channel:
         """The channel src -> dst, created on first use by either end."""
+        check_ranks(src, dst, len(contexts))
         if world.placement[src] == world.placement[dst]:
             channel = Channel((), 0.0, 0.0, scratch_link)
         else:

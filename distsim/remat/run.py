@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from distsim.analysis.remat import RematInputs, reconcile_remat
+from distsim.engine import faults
 from distsim.errors import VerificationError
 from distsim.remat.chain import Chain, chain_problems
 from distsim.remat.numpy_exec import MLP, execute, reference_gradients
@@ -28,7 +29,8 @@ def fits_rematerialization(scenario, cls, spec, where) -> list:
         return problems
     strategy = cls(cls.Params.model_validate(spec.params))
     chain = Chain.of(scenario)
-    return [where.problem(spec.origin + (name,), message) for name, message in strategy.problems(chain)]
+    found = faults.call(strategy.problems, "problems()", chain)
+    return [where.problem(spec.origin + (name,), message) for name, message in found]
 
 
 def run_rematerialization(scenario, strategy, where=None, verify: bool | None = None, monitor=None) -> RunResult:
@@ -38,7 +40,7 @@ def run_rematerialization(scenario, strategy, where=None, verify: bool | None = 
     """
     started = time.perf_counter()
     chain = Chain.of(scenario)
-    schedule = strategy.schedule(chain)
+    schedule = faults.call(strategy.schedule, "schedule()", chain)
     trace = simulate(schedule, chain, scenario.cluster.gpu.flops)
     if verify is None:
         verify = scenario.run.verify_payload if scenario.run.verify_payload is not None else len(schedule) <= AUTO_VERIFY_OPS

@@ -32,6 +32,7 @@ def simulate(schedule: Schedule, chain: Chain, flops: float) -> Trace:
 
 def _worker(world: World, schedule: Schedule, chain: Chain):
     ctx = world.contexts[0]
+    ctx.zero_time_ops = len(schedule.ops) + 1  # frees (and free loads) take no time: not a livelock below this
     meta = world.trace.meta
     residency = Residency(chain.layers, chain.sizes, schedule.input_load)
     sizes, memory, disk = chain.sizes, chain.memory, chain.disk
