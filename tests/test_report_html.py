@@ -104,7 +104,7 @@ def test_a_run_report_renders_with_its_images_and_tables(run_page, tmp_path):
     assert page.body.get("data-rendered") == "yes", "the inline check did not run (blocked by the page's CSP?)"
     images = 2 * len(outcomes)  # a timeline and a links figure per strategy
     assert page.body["data-images"] == page.body["data-images-decoded"] == str(images)
-    assert page.body["data-tables"] == str(2 * len(outcomes))  # checks and busiest links per strategy
+    assert page.body["data-tables"] == str(1 + 2 * len(outcomes))  # the summary; checks and busiest links per strategy
 
 
 def test_a_sweep_report_renders_with_its_scaling_figure_and_table(sweep_page, tmp_path):
@@ -214,4 +214,4 @@ def test_a_rematerialization_report_has_timelines_and_the_trade_off(tmp_path):
     assert "<h2>Memory vs time</h2>" in text
     page = rendered(tmp_path / "chain.html", tmp_path)
     assert page.body["data-images"] == page.body["data-images-decoded"] == "3"  # two timelines, one trade-off
-    assert page.body["data-tables"] == "2"
+    assert page.body["data-tables"] == "3"  # the summary and a check table per schedule

@@ -23,10 +23,15 @@ from distsim.trace import Trace
 
 
 def simulate(schedule: Schedule, chain: Chain, flops: float) -> Trace:
-    """Run ``schedule`` on one worker with ``chain``'s costs; the trace (OutOfMemoryError if it does not fit)."""
+    """Run ``schedule`` on one worker with ``chain``'s costs; the trace (OutOfMemoryError if it does not
+    fit, carrying the trace until then as ``error.trace``)."""
     world = World(single_node(), ["w0"], [0], Device(flops, chain.memory.capacity), 1, copies_payloads=False)
     world.spawn(0, _worker(world, schedule, chain))
-    world.run()
+    try:
+        world.run()
+    except OutOfMemoryError as error:
+        error.trace = world.trace  # what happened until then: the ops, and memory in use over time
+        raise
     return world.trace
 
 

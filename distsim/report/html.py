@@ -21,8 +21,9 @@ from html import escape
 
 from distsim.analysis.links import link_loads
 from distsim.errors import InputError
-from distsim.fmt import fmt_bytes, fmt_count, fmt_time
+from distsim.fmt import fmt_bytes, fmt_count, fmt_memory, fmt_time
 from distsim.report import plots
+from distsim.report.remat import does_not_fit
 
 LINK_ROWS = 10  # busiest links listed per run
 SWEEP_ROWS = 500  # rows of a sweep shown in the table (the CSV has them all)
@@ -71,6 +72,8 @@ def run_report(name: str, scenario_text: str, outcomes, extra: tuple[Figure, ...
     """The report of one scenario's run: a section per strategy (outcomes from ``distsim.run``),
     then ``extra`` figures (such as the rematerialization trade-off, which the caller computes)."""
     sections = [_section("scenario", "Scenario", f"<p>From <code>{escape(name)}</code>, as written:</p>{_pre(scenario_text)}")]
+    if len(outcomes) > 1:
+        sections.append(_section("summary", "Summary", _runs_table(outcomes)))
     for outcome in outcomes:
         sections.append(_section(f"run-{outcome.result.kind}", outcome.result.kind, _run_body(outcome)))
     for index, figure in enumerate(extra):
@@ -101,11 +104,13 @@ def sweep_report(name: str, rows: list[dict], swept: list[str], scenario_text: s
 
 
 def _run_body(outcome) -> str:
+    if outcome.failure is not None:
+        return _did_not_fit_body(outcome)
     result, rec, trace = outcome.result, outcome.reconciliation, outcome.trace
     verdict = "every check holds" if rec.ok else "a check failed"
     parts = [f"<p><strong>{escape(verdict)}</strong>. {_facts(outcome)}</p>"]
     if rec.checks:
-        parts.append("<h3>Expected vs simulated</h3>" + _checks_table(rec.checks))
+        parts.append("<h3>Expected vs simulated</h3>" + _checks_table(rec.checks, memory=outcome.family == "rematerialization"))
     notes = list(rec.notes)
     loads = link_loads(trace) if len(trace.messages) else []
     if loads:
@@ -124,6 +129,44 @@ def _run_body(outcome) -> str:
     return "\n".join(parts)
 
 
+def _runs_table(outcomes) -> str:
+    """One row per strategy: whether it fits and its checks hold, and what it cost."""
+    head = "<tr><th>strategy</th><th>verdict</th><th>time</th><th>peak memory</th><th>messages</th></tr>"
+    rows = []
+    for outcome in outcomes:
+        sim, meta = outcome.reconciliation.simulated, outcome.trace.meta
+        if outcome.failure is not None:
+            verdict, status = "does not fit", "error"
+            peak = f"{fmt_memory(meta['peak_needed_bytes'])} needed" if "peak_needed_bytes" in meta else "-"
+            time, messages = "-", "-"
+        else:
+            verdict, status = ("every check holds", "ok") if outcome.ok else ("a check failed", "FAIL")
+            time = fmt_time(sim.get("backward_time_s", sim.get("makespan_s")))
+            peak = fmt_memory(sim.get("peak_activation_bytes", max(outcome.result.memory_peak.values(), default=0)))
+            messages = fmt_count(sim["messages"]) if "messages" in sim else "-"
+        rows.append(f"<tr><td><a href=\"#run-{escape(outcome.result.kind)}\">{escape(outcome.result.kind)}</a></td>"
+                    f"<td class=\"{status}\">{verdict}</td><td class=\"num\">{time}</td><td class=\"num\">{peak}</td>"
+                    f"<td class=\"num\">{messages}</td></tr>")
+    note = ("<p class=\"source\">time: the backward pass of a rematerialization schedule, the makespan of a gradient "
+            "exchange; peak memory: activations, or the largest rank's device memory.</p>")
+    return f"<table class=\"runs\"><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>{note}"
+
+
+def _did_not_fit_body(outcome) -> str:
+    """A strategy that ran out of memory: where and why, and its timeline until then (memory in use)."""
+    trace, meta = outcome.trace, outcome.trace.meta
+    why = does_not_fit(meta) if outcome.family == "rematerialization" else "does not fit"
+    parts = [f"<p><strong class=\"error\">{escape(why)}.</strong> "
+             f"{escape(str(outcome.failure))}.</p>"]
+    if meta.get("schedule"):
+        parts.append(f"<p>Plan: {escape(meta['schedule'])}.</p>")
+    if len(trace.ops) or len(trace.messages):
+        runs = [(f"{outcome.result.kind} (until it ran out of memory)", trace)]
+        parts.append(_figure(Figure("Timeline until out of memory", "The ops that ran before the allocation that "
+                                    "did not fit.", plots.png_bytes(plots.timeline_figure(runs)))))
+    return "\n".join(parts)
+
+
 def _facts(outcome) -> str:
     sim = outcome.reconciliation.simulated
     facts = []
@@ -135,12 +178,13 @@ def _facts(outcome) -> str:
     return escape("; ".join(facts)) + "."
 
 
-def _checks_table(checks) -> str:
+def _checks_table(checks, memory: bool = False) -> str:
+    """``memory``: the sizes checked are memory (binary units), not traffic (decimal units)."""
     rows = []
     for c in checks:
         rows.append(
-            f"<tr><td>{escape(c.name)}</td><td class=\"num\">{escape(_show(c.name, c.expected))}</td>"
-            f"<td class=\"num\">{escape(_show(c.name, c.simulated))}</td><td class=\"{escape(c.status)}\">{escape(c.status)}</td>"
+            f"<tr><td>{escape(c.name)}</td><td class=\"num\">{escape(_show(c.name, c.expected, memory))}</td>"
+            f"<td class=\"num\">{escape(_show(c.name, c.simulated, memory))}</td><td class=\"{escape(c.status)}\">{escape(c.status)}</td>"
             f"<td><code>{escape(c.formula)}</code></td><td class=\"source\">{escape(c.source)}</td></tr>"
         )
     head = "<tr><th>check</th><th>expected</th><th>simulated</th><th>status</th><th>formula</th><th>source</th></tr>"
@@ -158,7 +202,7 @@ def _links_table(loads, total: int) -> str:
     return f"<table class=\"links\"><thead>{head}</thead><tbody>{rows}</tbody></table>{more}"
 
 
-def _show(name: str, value) -> str:
+def _show(name: str, value, memory: bool = False) -> str:
     if value is None:
         return "-"
     if isinstance(value, dict):
@@ -168,7 +212,7 @@ def _show(name: str, value) -> str:
     if "makespan" in name or name.endswith("_s") or "time" in name:
         return fmt_time(value)
     if "bytes" in name:
-        return fmt_bytes(value)
+        return fmt_memory(value) if memory else fmt_bytes(value)
     return fmt_count(value)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from distsim.report.style import SPARE_COLOURS, PHASE_COLOURS, figure, save, styled, time_unit
 from distsim.report.tables import table
-from distsim.fmt import fmt_bytes, fmt_count, fmt_time
+from distsim.fmt import fmt_count, fmt_memory, fmt_time
 
 MIB = 2**20
 MARKERS = {
@@ -29,8 +29,8 @@ def tradeoff_table(points, sweep: str) -> str:
     rows = []
     for p in points:
         rows.append([
-            fmt_bytes(p.budget) if sweep == "budget" else "", p.label,
-            fmt_bytes(p.peak_bytes), fmt_time(p.backward_s) if p.fits else "out of memory",
+            fmt_memory(p.budget) if sweep == "budget" else "", p.label,
+            fmt_memory(p.peak_bytes), fmt_time(p.backward_s) if p.fits else "out of memory",
             fmt_count(p.fwd_ops) if p.fits else "", fmt_count(p.loadmem_ops) if p.fits else "",
             fmt_count(p.loaddisk_ops) if p.fits else "", "*" if p.pareto else "",
         ])
