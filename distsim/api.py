@@ -20,9 +20,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from distsim.analysis import Inputs, Reconciliation, reconcile
+from distsim.analysis.platform import Platform
 from distsim.errors import OutOfMemoryError, ScenarioError, StrategyBug
 from distsim.remat.run import analyze_rematerialization, fits_rematerialization, run_rematerialization
-from distsim.runner import RunResult, run_communication
+from distsim.runner import RunResult, layout, run_communication
 from distsim.scenario import Locations, Scenario, StrategySpec, load_scenario, parse_scenario
 from distsim.scenario.problems import problems_from_validation, sort_problems, suggest
 from distsim.strategies import UnknownStrategy, available, get
@@ -60,24 +61,29 @@ class Family:
 
     simulate: Callable  # (scenario, strategy, where, monitor=None) -> RunResult
     analyze: Callable  # (result: RunResult, scenario, strategy) -> Reconciliation
-    fits: Callable  # (scenario, strategy class, spec, where) -> list[Problem]: what the family needs
+    fits: Callable  # (scenario, strategy, spec, where) -> list[Problem]: what the family needs
 
 
-def _fits_communication(scenario: Scenario, cls, spec: StrategySpec, where: Locations) -> list:
+def _fits_communication(scenario: Scenario, strategy, spec: StrategySpec, where: Locations) -> list:
     problems = []
-    if scenario.cluster.workers < cls.min_workers:
-        problems.append(where.problem(("cluster", "workers"), f"{spec.kind} needs at least {cls.min_workers} workers, got {scenario.cluster.workers}"))
+    if scenario.cluster.workers < strategy.min_workers:
+        problems.append(where.problem(("cluster", "workers"), f"{spec.kind} needs at least {strategy.min_workers} workers, got {scenario.cluster.workers}"))
     if scenario.model.params is None:
         problems.append(where.problem(("model",), f"missing required key 'params' (the gradient size {spec.kind} exchanges)", at_key=True))
     if scenario.cluster.network is None:
         problems.append(where.problem(("cluster",), f"missing required key 'network' ({spec.kind} sends messages)", at_key=True))
+    if not problems:  # the ranks must have a place on the network: names in a graph, connected endpoints
+        try:
+            layout(scenario, strategy, where)
+        except ScenarioError as error:
+            problems += error.problems
     return problems
 
 
 FAMILIES: dict[str, Family] = {
     "communication": Family(
         simulate=run_communication,
-        analyze=lambda result, scenario, strategy: reconcile(result.trace, inputs_for(scenario, strategy)),
+        analyze=lambda result, scenario, strategy: reconcile(result.trace, inputs_for(scenario, strategy, result)),
         fits=_fits_communication,
     ),
     "rematerialization": Family(
@@ -151,7 +157,7 @@ def build_strategies(scenario: Scenario, where: Locations) -> list:
         problems += found
         if strategy is not None:
             with _naming(spec.kind, type(strategy)):
-                problems += FAMILIES[strategy.family].fits(scenario, type(strategy), spec, where)
+                problems += FAMILIES[strategy.family].fits(scenario, strategy, spec, where)
             strategies.append(strategy)
     if problems:
         raise ScenarioError(sort_problems(problems, main=where.file))
@@ -191,8 +197,9 @@ def _build_strategy(spec: StrategySpec, where: Locations) -> tuple[object | None
     return strategy, []
 
 
-def inputs_for(scenario: Scenario, strategy) -> Inputs:
-    """What the closed forms may know: the scenario's numbers and the strategy's parameters."""
+def inputs_for(scenario: Scenario, strategy, result: RunResult | None = None) -> Inputs:
+    """What the closed forms may know: the scenario's numbers, the strategy's parameters and,
+    when the run's layout is known, the platform (routes between ranks) — never the trace."""
     net = scenario.cluster.network
     params = strategy.params
     return Inputs(
@@ -206,7 +213,20 @@ def inputs_for(scenario: Scenario, strategy) -> Inputs:
         flops=scenario.cluster.gpu.flops,
         reduce_compute=getattr(params, "reduce_compute", False),
         server=getattr(params, "server", "dedicated"),
+        network=net.model,
+        platform=platform_of(result.layout, net.model) if result is not None and result.layout else None,
     )
+
+
+def platform_of(layout, model: str) -> Platform:
+    """The closed forms' view of a layout: links, and the route between two ranks' nodes."""
+    topology, placement = layout.topology, layout.placement
+
+    def route(src: int, dst: int) -> tuple[int, ...]:
+        a, b = placement[src], placement[dst]
+        return () if a == b else topology.route(a, b).links
+
+    return Platform(tuple(topology.links), route, model)
 
 
 def strategies() -> dict[str, type]:

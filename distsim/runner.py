@@ -15,9 +15,10 @@ import numpy as np
 
 from distsim.engine import Device, Phantom, Tensor, World, faults
 from distsim.errors import ScenarioError, VerificationError
-from distsim.hardware import build_topology
+from distsim.hardware import Topology, build_topology
 from distsim.hardware.topology import disconnected_endpoints
 from distsim.scenario import Locations, Scenario
+from distsim.scenario.problems import suggest
 from distsim.trace import Trace
 
 AUTO_VERIFY_LIMIT = 10_000_000  # params x workers at or below which payloads are real by default
@@ -33,6 +34,7 @@ class RunResult:
     verified: bool  # True when real payloads were carried and every worker's result checked
     wall_seconds: float
     memory_peak: dict[str, int] = field(default_factory=dict)  # rank name -> peak device bytes
+    layout: "Layout | None" = None  # where the ranks ran (communication runs)
 
     @property
     def kind(self) -> str:
@@ -69,15 +71,16 @@ def run_communication(scenario: Scenario, strategy, where: Locations, monitor=No
     """
     started = time.perf_counter()
     n, p = scenario.cluster.workers, scenario.model.params
-    ranks, placement, endpoints = _place_ranks(n, strategy, where)
+    where_ranks = layout(scenario, strategy, where)
     verify = should_verify(scenario)
     world = World(
-        _topology(scenario, endpoints, where),
-        ranks,
-        placement,
+        where_ranks.topology,
+        where_ranks.ranks,
+        where_ranks.placement,
         Device(scenario.cluster.gpu.flops, scenario.cluster.gpu.memory),
         scenario.model.bytes_per_param,
         copies_payloads=verify,
+        network=scenario.cluster.network.model,
     )
     rng = np.random.default_rng(scenario.run.seed)
     gradients = [rng.standard_normal(p) if verify else Phantom(p) for _ in range(n)]
@@ -95,7 +98,7 @@ def run_communication(scenario: Scenario, strategy, where: Locations, monitor=No
         _check_results(results, range(n), expected, world)
     world.trace.meta.update(strategy=strategy.name, workers=n, params=p, seed=scenario.run.seed, verified=verify)
     peaks = {world.ranks[c.rank]: c.memory_peak for c in world.contexts}
-    return RunResult(scenario, strategy, world.trace, verify, time.perf_counter() - started, peaks)
+    return RunResult(scenario, strategy, world.trace, verify, time.perf_counter() - started, peaks, where_ranks)
 
 
 def _place_ranks(n: int, strategy, where: Locations):
@@ -116,15 +119,64 @@ def _place_ranks(n: int, strategy, where: Locations):
     return ranks, placement, endpoints
 
 
-def _topology(scenario: Scenario, endpoints: list[str], where: Locations):
+@dataclass(frozen=True)
+class Layout:
+    """Ranks (names), the node each runs on, and the topology joining the nodes."""
+
+    ranks: list[str]
+    placement: list[int]
+    topology: Topology
+
+
+def layout(scenario: Scenario, strategy, where: Locations) -> Layout:
+    """Place ``strategy``'s ranks on ``scenario``'s network; ScenarioError lists every problem."""
+    ranks, placement, endpoints = _place_ranks(scenario.cluster.workers, strategy, where)
     net = scenario.cluster.network
+    path = ("cluster", "network", "edges")
+    problems = _edge_name_problems(net, endpoints, where)
+    if problems:
+        raise ScenarioError(problems)
     edges = [(_node_name(e.nodes[0]), _node_name(e.nodes[1]), e.bandwidth, e.latency) for e in net.edges or ()]
     topology = build_topology(net.topology, endpoints, net.bandwidth, net.latency, edges)
     cut_off = disconnected_endpoints(topology)
     if cut_off:
-        path = ("cluster", "network", "edges")
         raise ScenarioError([where.problem(path, f"no cable connects {', '.join(cut_off)} to {endpoints[0]}")])
-    return topology
+    return Layout(ranks, placement, topology)
+
+
+def _edge_name_problems(net, endpoints: list[str], where: Locations) -> list:
+    """Every name in a graph's ``edges`` must be an endpoint (worker, server) or a declared switch."""
+    switches = list(net.switches or ())
+    problems = [
+        where.problem(("cluster", "network", "switches", i), f"{name!r} is a worker or server name, not a switch")
+        for i, name in enumerate(switches) if name in endpoints or _is_worker_name(name)
+    ]
+    known = endpoints + switches
+    reported = set()
+    for i, edge in enumerate(net.edges or ()):
+        for j, node in enumerate(edge.nodes):
+            name = _node_name(node)
+            if name in known or name in reported:
+                continue
+            reported.add(name)  # once per name: one undeclared switch is one mistake
+            if _is_worker_name(name):
+                what = f"there is no worker {name} (workers are w0..w{len([e for e in endpoints if _is_worker_name(e)]) - 1})"
+            elif name == "ps":
+                what = "'ps' is the parameter server's node, and no strategy here has a dedicated server"
+            else:
+                what = f"unknown node {name!r}{suggest(name, known)}: declare switches in cluster.network.switches"
+            problems.append(where.problem(_edge_path(where, i, j), what))
+    return problems
+
+
+def _edge_path(where: Locations, edge: int, end: int) -> tuple:
+    """The located path of an edge's end: ``edges.3.1`` as a list, ``edges.3.nodes.1`` as a mapping."""
+    short = ("cluster", "network", "edges", edge, end)
+    return short if short in where.points else ("cluster", "network", "edges", edge, "nodes", end)
+
+
+def _is_worker_name(name: str) -> bool:
+    return len(name) > 1 and name[0] == "w" and name[1:].isascii() and name[1:].isdigit()
 
 
 def _node_name(node: int | str) -> str:

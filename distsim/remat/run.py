@@ -22,12 +22,11 @@ from distsim.runner import RunResult
 AUTO_VERIFY_OPS = 250_000  # schedules up to this many ops are run on real numbers by default
 
 
-def fits_rematerialization(scenario, cls, spec, where) -> list:
+def fits_rematerialization(scenario, strategy, spec, where) -> list:
     """Located problems: the chain is not described, or the schedule's parameters do not suit it."""
     problems = chain_problems(scenario, where, spec.kind)
     if problems:
         return problems
-    strategy = cls(cls.Params.model_validate(spec.params))
     chain = Chain.of(scenario)
     found = faults.call(strategy.problems, "problems()", chain)
     return [where.problem(spec.origin + (name,), message) for name, message in found]

@@ -53,6 +53,7 @@ def inputs_of(row: dict, workers: int | None = None) -> Inputs:
         bandwidth=float(row["bandwidth"]), latency=float(row["latency"]), topology=row["topology"],
         flops=float(row["flops"]), reduce_compute=row["reduce_compute"] == "true",
         server=int(server) if server.lstrip("-").isdigit() else server,
+        network=row.get("network") or "cut_through",
     )
 
 
@@ -76,7 +77,7 @@ def groups(rows: list[dict]) -> dict[tuple, list[dict]]:
     found: dict[tuple, list[dict]] = {}
     for row in rows:
         if row["family"] == "communication" and not row["error"] and row["workers"]:
-            found.setdefault(tuple(row[c] for c in ("strategy", *INPUTS)), []).append(row)
+            found.setdefault(tuple(row[c] for c in ("strategy", *INPUTS)) + (row.get("network"),), []).append(row)
     return found
 
 

@@ -80,6 +80,8 @@ def communication_text(outcome) -> str:
 
 
 def _show(name: str, value) -> str:
+    if isinstance(value, str):
+        return value
     if isinstance(value, dict):
         return ", ".join(f"{fmt_count(n)} x {fmt_bytes(size)}" for size, n in sorted(value.items(), reverse=True)) or "none"
     if "makespan" in name:

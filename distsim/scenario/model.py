@@ -47,7 +47,7 @@ class Edge(Section):
     """One full-duplex cable of a ``graph`` topology; unset values take the network's."""
 
     nodes: tuple[int | str, int | str] = Field(
-        description="its two ends: a worker (0, 'w0'), the server ('ps') or any other name (a switch)"
+        description="its two ends: a worker (0, 'w0'), the server ('ps') or a switch named in 'switches'"
     )
     bandwidth: Bandwidth | None = None
     latency: Seconds | None = None
@@ -59,8 +59,17 @@ def _edge_from_list(value: Any) -> Any:
 
 class Network(Section):
     topology: Literal["switch", "ring", "fully_connected", "graph"] = "switch"
+    model: Literal["cut_through", "store_and_forward", "flow"] = Field(
+        "cut_through",
+        description="how messages share links: 'cut_through' (links serve whole messages in turn, pipelined hop by "
+        "hop; the fast default), 'store_and_forward' (a hop forwards a message once all of it has arrived) or "
+        "'flow' (concurrent messages share links max-min fairly, as SimGrid's CM02); see docs/model.md",
+    )
     bandwidth: Bandwidth = Field(description="per link and direction (links are full duplex)")
     latency: Seconds = Field(0.0, description="alpha: end-to-end latency of one hop (through the switch for 'switch')")
+    switches: list[str] | None = Field(
+        None, description="names of the switches and routers of a 'graph' topology (every other name in 'edges' is a worker or the server)"
+    )
     edges: list[Annotated[Edge, BeforeValidator(_edge_from_list, json_schema_input_type=Edge | tuple[int | str, int | str])]] | None = Field(
         None, description="cables of a 'graph' topology: [a, b] or {nodes: [a, b], bandwidth, latency}"
     )
@@ -71,6 +80,8 @@ class Network(Section):
             raise ValueError("topology 'graph' needs an 'edges' list")
         if self.topology != "graph" and self.edges:
             raise ValueError(f"'edges' is only used with topology 'graph', not {self.topology!r}")
+        if self.topology != "graph" and self.switches:
+            raise ValueError(f"'switches' is only used with topology 'graph', not {self.topology!r}")
         return self
 
 

@@ -35,6 +35,7 @@ def _inputs(scenario, strategy) -> dict:
     if strategy.family == "communication":
         inputs = asdict(api.inputs_for(scenario, strategy))
         inputs.pop("kind")
+        inputs.pop("platform")
         return inputs
     return {"workers": scenario.cluster.workers, "params": scenario.model.params}
 

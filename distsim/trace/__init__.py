@@ -68,6 +68,8 @@ class Trace:
     routes: dict[tuple[int, int], tuple[int, ...]] = field(default_factory=dict)  # node pair -> link ids
     makespan: float = 0.0
     meta: dict = field(default_factory=dict)
+    network: str = "cut_through"  # the network model that timed the messages (docs/model.md)
+    _pairs: tuple = field(default=(-1, {}), init=False, repr=False, compare=False)  # (rows, pair_bytes) cache
 
     def code(self, names: list[str], name: str) -> int:
         """Small integer code of a phase or op-kind name, adding it on first use."""
@@ -81,27 +83,40 @@ class Trace:
     def message_count(self) -> int:
         return len(self.messages)
 
+    def pair_bytes(self) -> dict[tuple[int, int], int]:
+        """Bytes sent from each rank to each other rank that sent it anything: ``{(src, dst): bytes}``."""
+        m = self.messages
+        if self._pairs[0] != len(m):
+            totals: dict[int, float] = {}
+            ranks = max(len(self.ranks), 1)
+            for part in chunks(len(m)):
+                keys = m["src"][part].astype(np.int64) * ranks + m["dst"][part]
+                unique, inverse = np.unique(keys, return_inverse=True)
+                sums = np.bincount(inverse, weights=m["nbytes"][part], minlength=len(unique))
+                for key, value in zip(unique.tolist(), sums.tolist()):
+                    totals[key] = totals.get(key, 0.0) + value
+            self._pairs = (len(m), {divmod(key, ranks): int(value) for key, value in sorted(totals.items())})
+        return self._pairs[1]
+
     def link_bytes(self) -> np.ndarray:
-        """Bytes carried by each link (indexed by link id)."""
-        return self._per_link(lambda keys: 1.0)
+        """Bytes carried by each link (indexed by link id): every message crosses every link of its route."""
+        totals = np.zeros(len(self.links), dtype=np.float64)
+        for (src, dst), nbytes in self.pair_bytes().items():
+            for link in self.routes.get((self.placement[src], self.placement[dst]), ()):
+                totals[link] += nbytes
+        return totals
 
     def link_busy_time(self) -> np.ndarray:
-        """Seconds each link spent transmitting (a message holds every link of its route)."""
-        return self._per_link(lambda key: 1.0 / min(self.links[i].bandwidth for i in self.routes[key]))
+        """Seconds each link spent transmitting: its bytes over its own bandwidth (a fast link on a
+        slow route is busy for a short time)."""
+        bandwidth = np.array([link.bandwidth for link in self.links], dtype=np.float64)
+        return self.link_bytes() / bandwidth if len(self.links) else np.zeros(0)
 
-    def _per_link(self, weight_of_route) -> np.ndarray:
-        """Sum over messages of nbytes x weight(route), credited to every link of the route."""
-        totals = np.zeros(len(self.links), dtype=np.float64)
-        m = self.messages
-        if not len(m):
-            return totals
-        place = np.asarray(self.placement, dtype=np.int64)
-        n_nodes = len(self.nodes)
-        pair = place[m["src"]] * n_nodes + place[m["dst"]]
-        unique, inverse = np.unique(pair, return_inverse=True)
-        per_pair = np.bincount(inverse, weights=m["nbytes"].astype(np.float64), minlength=len(unique))
-        for k, code in enumerate(unique.tolist()):
-            key = divmod(code, n_nodes)
-            for link in self.routes[key]:
-                totals[link] += per_pair[k] * weight_of_route(key)
-        return totals
+
+CHUNK = 1 << 22  # rows per slice when aggregating columns, so that temporaries stay small
+
+
+def chunks(length: int, size: int = CHUNK):
+    """Slices covering ``range(length)`` in pieces of ``size`` rows."""
+    for start in range(0, length, size):
+        yield slice(start, min(length, start + size))
