@@ -120,8 +120,7 @@ def _run_body(outcome) -> str:
     if loads:
         parts.append("<h3>Busiest links</h3>" + _links_table(loads[:LINK_ROWS], len(loads)))
     runs = [(result.kind, trace)]
-    figures = [Figure("Timeline", "One row per rank (transfers it sent above, compute and memory ops below) and per link; "
-                      "colour: the phase of each message.", plots.png_bytes(plots.timeline_figure(runs)))]
+    figures = [Figure("Timeline", _timeline_caption(trace), plots.png_bytes(plots.timeline_figure(runs)))]
     if len(trace.messages):
         figures.append(Figure("Links", "Left: fraction of each moment the busiest links spent transmitting. "
                               "Right: bytes carried per link; the bottleneck in vermillion.", plots.png_bytes(plots.links_figure(runs))))
@@ -165,6 +164,15 @@ def _did_not_fit_body(outcome) -> str:
         parts.append(_figure(Figure("Timeline until out of memory", "The ops that ran before the allocation that "
                                     "did not fit.", plots.png_bytes(plots.timeline_figure(runs)))))
     return "\n".join(parts)
+
+
+def _timeline_caption(trace) -> str:
+    if len(trace.ranks) > plots.AGGREGATE_RANKS:
+        return (f"{len(trace.ranks)} ranks, too many for a row each: above, groups of ranks, each row the fraction "
+                "of the group's ranks busy in each phase (colour) over time; below, every link's busy fraction over "
+                "time (a heat map, white idle, dark blue busy), links by tier (uplinks, downlinks, trunks).")
+    return ("One row per rank (transfers it sent above, compute and memory ops below) and per link (by tier); "
+            "colour: the phase of each message.")
 
 
 def _facts(outcome) -> str:
