@@ -154,13 +154,17 @@ def _progress(index: int, total: int, kind: str) -> None:
 
 
 def _write_traces(outcomes, directory: Path) -> None:
+    import numpy as np
+
+    from distsim.report.occupancy import link_spans
     from distsim.trace.export import write_chrome_trace, write_csvs
 
     with atomic_directory(directory) as tmp:
         for outcome in outcomes:
             target = tmp / outcome.result.kind if len(outcomes) > 1 else tmp
             write_csvs(outcome.trace, target)
-            write_chrome_trace(outcome.trace, target / "trace.json")
+            busy = link_spans(outcome.trace, np.arange(len(outcome.trace.links)))  # as the figures draw links
+            write_chrome_trace(outcome.trace, target / "trace.json", busy)
 
 
 for command in (sweep, plot, report, tradeoff, authoring.validate, authoring.schema, golden_cli.verify):
