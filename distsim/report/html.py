@@ -24,6 +24,8 @@ from distsim.errors import InputError
 from distsim.fmt import fmt_bytes, fmt_count, fmt_memory, fmt_time
 from distsim.report import plots
 from distsim.report.remat import does_not_fit
+from distsim.report.sources import derivation, link, source_text
+from distsim.report.swept import swept_facts
 
 LINK_ROWS = 10  # busiest links listed per run
 SWEEP_ROWS = 500  # rows of a sweep shown in the table (the CSV has them all)
@@ -83,7 +85,7 @@ def run_report(name: str, scenario_text: str, outcomes, extra: tuple[Figure, ...
 
 def sweep_report(name: str, rows: list[dict], swept: list[str], scenario_text: str = "") -> str:
     """The report of a sweep: the scaling figure, every point's verdict, the failures."""
-    sections = []
+    sections = [_section("swept", "What was swept", _swept_body(rows, swept))]
     if scenario_text:
         sections.append(_section("scenario", "Scenario", f"<p>From <code>{escape(name)}</code>, as written:</p>{_pre(scenario_text)}"))
     sections.append(_section("summary", "Summary", _sweep_summary(rows)))
@@ -110,7 +112,8 @@ def _run_body(outcome) -> str:
     verdict = "every check holds" if rec.ok else "a check failed"
     parts = [f"<p><strong>{escape(verdict)}</strong>. {_facts(outcome)}</p>"]
     if rec.checks:
-        parts.append("<h3>Expected vs simulated</h3>" + _checks_table(rec.checks, memory=outcome.family == "rematerialization"))
+        parts.append("<h3>Expected vs simulated</h3>"
+                     + _checks_table(rec.checks, result.kind, memory=outcome.family == "rematerialization"))
     notes = list(rec.notes)
     loads = link_loads(trace) if len(trace.messages) else []
     if loads:
@@ -186,17 +189,27 @@ def _facts(outcome) -> str:
     return escape("; ".join(facts)) + "."
 
 
-def _checks_table(checks, memory: bool = False) -> str:
-    """``memory``: the sizes checked are memory (binary units), not traffic (decimal units)."""
+def _checks_table(checks, kind: str = "", memory: bool = False) -> str:
+    """``memory``: the sizes checked are memory (binary units), not traffic (decimal units). Each source
+    links to its derivation in docs/derivations.md (relative to the repository's root)."""
     rows = []
     for c in checks:
         rows.append(
             f"<tr><td>{escape(c.name)}</td><td class=\"num\">{escape(_show(c.name, c.expected, memory))}</td>"
             f"<td class=\"num\">{escape(_show(c.name, c.simulated, memory))}</td><td class=\"{escape(c.status)}\">{escape(c.status)}</td>"
-            f"<td><code>{escape(c.formula)}</code></td><td class=\"source\">{escape(c.source)}</td></tr>"
+            f"<td><code>{escape(c.formula)}</code></td><td class=\"source\">{_source(kind, c)}</td></tr>"
         )
     head = "<tr><th>check</th><th>expected</th><th>simulated</th><th>status</th><th>formula</th><th>source</th></tr>"
     return f"<table class=\"checks\"><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _source(kind: str, check) -> str:
+    """The check's source, and a link to where docs/derivations.md derives it."""
+    text = escape(source_text(check.source))
+    anchor = derivation(kind, check.name)
+    if anchor is None:
+        return text
+    return f"{text}<br>derivation: <a href=\"{escape(link(anchor))}\">{escape(link(anchor))}</a>"
 
 
 def _links_table(loads, total: int) -> str:
@@ -227,12 +240,27 @@ def _show(name: str, value, memory: bool = False) -> str:
 # -- a sweep ----------------------------------------------------------------------------------------------
 
 
+def _swept_body(rows: list[dict], swept: list[str]) -> str:
+    """The cluster, the model and the strategies of the sweep's points: what varied, what stayed."""
+    facts = swept_facts(rows, swept)
+    items = [("Cluster", facts["cluster"]), ("Model", facts["model"]), ("Strategies", facts["strategies"]),
+             ("Swept keys", facts["swept"])]
+    return "<ul class=\"notes\">" + "".join(f"<li><strong>{title}:</strong> {escape('; '.join(values))}</li>"
+                                           for title, values in items if values) + "</ul>"
+
+
+def _count(number: int, what: str, status: str) -> str:
+    """'3 failed' in the status's colour, or plain when there are none: zero failures are not alarming."""
+    text = f"{number} {what}"
+    return f"<span class=\"{status}\">{text}</span>" if number else text
+
+
 def _sweep_summary(rows: list[dict]) -> str:
     ok = sum(r["ok"] == "true" for r in rows)
     errors = [r for r in rows if r["error"]]
     failed = [r for r in rows if r["ok"] != "true" and not r["error"]]
-    text = (f"<p>{len(rows)} points: <span class=\"ok\">{ok} ok</span>, <span class=\"FAIL\">{len(failed)} failed</span>, "
-            f"<span class=\"error\">{len(errors)} could not finish</span>.</p>")
+    text = (f"<p>{len(rows)} points: {_count(ok, 'ok', 'ok')}, {_count(len(failed), 'failed', 'FAIL')}, "
+            f"{_count(len(errors), 'could not finish', 'error')}.</p>")
     if errors or failed:
         items = "".join(f"<li><code>{escape(r['point_key'])}</code> {escape(r['strategy'])}: "
                         f"{escape(r['error'] or 'checks failed (makespan ' + (r['makespan_status'] or '-') + ')')}</li>"
@@ -241,13 +269,15 @@ def _sweep_summary(rows: list[dict]) -> str:
     return text
 
 
-SWEEP_COLUMNS = (("strategy", "strategy"), ("workers", "n"), ("messages", "messages"), ("expected_messages", "expected"),
-                 ("total_bytes", "bytes"), ("makespan_s", "makespan"), ("expected_makespan_s", "contention-free"),
-                 ("expected_makespan_model_s", "bottleneck model"), ("makespan_status", "makespan"), ("ok", "ok"))
+SWEEP_COLUMNS = (("strategy", "strategy"), ("workers", "n"), ("messages", "messages"),
+                 ("expected_messages", "expected messages"), ("total_bytes", "bytes"), ("makespan_s", "makespan"),
+                 ("expected_makespan_s", "contention-free makespan"), ("expected_makespan_model_s", "bottleneck model"),
+                 ("makespan_status", "makespan check"), ("ok", "ok"))
 
 
 def _sweep_table(rows: list[dict], swept: list[str]) -> str:
     columns = [(c, c) for c in swept if c not in ("strategy.kind", "cluster.workers")] + list(SWEEP_COLUMNS)
+    columns = list({label: (column, label) for column, label in columns}.values())  # each name once
     head = "".join(f"<th>{escape(label)}</th>" for _, label in columns)
     body = "".join("<tr>" + "".join(_sweep_cell(column, row.get(column, "")) for column, _ in columns) + "</tr>"
                    for row in rows[:SWEEP_ROWS])
