@@ -14,6 +14,7 @@ from distsim.report.html import run_report, sweep_report
 from distsim.report.sources import REMAT, SECTIONS, derivation
 from distsim.sweep import run_sweep
 from distsim.sweep.executors import run_serial
+from test_report_html import SCENARIO
 
 ROOT = Path(__file__).resolve().parent.parent
 DERIVATIONS = ROOT / "docs" / "derivations.md"
@@ -25,16 +26,7 @@ def anchors() -> set[str]:
     return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
 
 
-COMM = """\
-cluster:
-  workers: 4
-  network: {topology: switch, bandwidth: 100 Gbit/s, latency: 5 us}
-model: {params: 1e4, dtype: fp32}
-strategy:
-  - {kind: all_to_all}
-  - {kind: parameter_server}
-  - {kind: ring_allreduce, reduce_compute: true}
-"""
+COMM = SCENARIO.replace("{kind: ring_allreduce}", "{kind: ring_allreduce, reduce_compute: true}")
 CHAIN = """\
 cluster: {workers: 1, gpu: {memory: 80 GiB}, memory: {load_latency: 10 ns}, disk: {load_latency: 50 ns}}
 model: {layers: 6, layer: {fwd_time: 1 us, bwd_time: 2 us, activation: 1 MiB}}
@@ -79,7 +71,7 @@ def test_the_run_report_links_each_source_to_its_derivation_and_not_to_a_missing
 
 @pytest.fixture(scope="module")
 def sweep_page(tmp_path_factory):
-    text = COMM.split("strategy:")[0] + "strategy: {kind: ring_allreduce}\nsweep:\n  cluster.workers: [2, 4]\n" \
+    text = SCENARIO.split("strategy:")[0] + "strategy: {kind: ring_allreduce}\nsweep:\n  cluster.workers: [2, 4]\n" \
         "  strategy.kind: [ring_allreduce, parameter_server]\n"
     scenario, where = distsim.loads(text, "grid.yaml")
     rows = run_sweep((scenario, where), run_tasks=run_serial).rows

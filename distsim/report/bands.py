@@ -20,9 +20,8 @@ import re
 
 import numpy as np
 from matplotlib.collections import PolyCollection
-from matplotlib.transforms import blended_transform_factory
 
-from distsim.report.linkorder import link_tiers
+from distsim.report.linkorder import link_tiers, mark_tiers
 from distsim.report.occupancy import Spans, busy_grid, link_spans, op_spans, sender_spans
 from distsim.trace import Trace
 
@@ -113,17 +112,6 @@ def draw_heat_map(ax, trace: Trace, end: float, scale: float):
     ax.set_yticks(range(0, len(order), step))
     ax.set_yticklabels([trace.links[order[t]].name for t in range(0, len(order), step)], fontsize=7)
     ax.grid(False)
-    _tier_marks(ax, tiers)
+    mark_tiers(ax, tiers, 0.005, ha="left", bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1.0})
     return image
 
-
-def _tier_marks(ax, tiers) -> None:
-    """A line between tiers and each tier's name at its left edge."""
-    where = blended_transform_factory(ax.transAxes, ax.transData)
-    top = 0
-    for name, links in tiers:
-        if top:
-            ax.axhline(top - 0.5, color="black", linewidth=0.8)
-        ax.text(0.005, top + len(links) / 2 - 0.5, name, transform=where, fontsize=8, va="center", ha="left",
-                bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none", "pad": 1.0})
-        top += len(links)

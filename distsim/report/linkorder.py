@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from matplotlib.transforms import blended_transform_factory
+
 from distsim.trace import Trace
 
 TIERS = ("uplinks", "downlinks", "trunks", "direct")
@@ -38,3 +40,15 @@ def link_tiers(trace: Trace, ids) -> list[tuple[str, list[int]]]:
         found[tier(trace, int(link_id), nodes)].append(int(link_id))
     return [(name, sorted(found[name], key=lambda i: natural_key(trace.links[i].name))) for name in TIERS if found[name]]
 
+
+
+def mark_tiers(ax, tiers: list[tuple[str, list]], x: float, **text) -> None:
+    """On a chart with a row per link in ``tiers`` order: a line between tiers, and each tier's name
+    at ``x`` (axes fraction) beside its rows."""
+    where = blended_transform_factory(ax.transAxes, ax.transData)
+    top = 0
+    for name, members in tiers:
+        if top:
+            ax.axhline(top - 0.5, color="black", linewidth=0.7)
+        ax.text(x, top + len(members) / 2 - 0.5, name, transform=where, fontsize=8, va="center", **text)
+        top += len(members)

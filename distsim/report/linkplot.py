@@ -10,11 +10,10 @@ link (the links that carried most), listed by tier and in natural name order
 from __future__ import annotations
 
 import numpy as np
-from matplotlib.transforms import blended_transform_factory
 
 from distsim.analysis.links import LinkLoad, link_loads
 from distsim.fmt import fmt_bytes, fmt_time
-from distsim.report.linkorder import link_tiers, natural_key
+from distsim.report.linkorder import link_tiers, mark_tiers, natural_key
 from distsim.report.occupancy import busy_per_bin, link_spans
 from distsim.report.style import BOTTLENECK_COLOUR, OTHER_COLOUR, figure, styled, time_unit
 from distsim.trace import Trace
@@ -101,21 +100,10 @@ def _bytes(ax, trace: Trace, loads: list[LinkLoad]) -> None:
     ax.grid(axis="y", visible=False)
     ax.set_axisbelow(True)
     ax.xaxis.set_major_formatter(lambda value, _pos: fmt_bytes(value) if value else "0")
-    _tier_labels(ax, tiers)
+    mark_tiers(ax, tiers, 0.995, ha="right", color="#444444")
     more = f" (top {BARS} of {len(loads)})" if len(loads) > BARS else ""
     ax.set_title(f"bytes per link{more}", loc="left")
     for k, load in enumerate(shown):
         if load.name == bottleneck:
             ax.annotate(f" busy {fmt_time(load.busy_s)}", (load.bytes, k), va="center", ha="right", color="white", fontsize=8)
 
-
-def _tier_labels(ax, tiers) -> None:
-    """A line between tiers, and each tier's name at the right of its bars."""
-    where = blended_transform_factory(ax.transAxes, ax.transData)
-    top = 0
-    for name, members in tiers:
-        if top:
-            ax.axhline(top - 0.5, color="black", linewidth=0.6)
-        ax.text(0.995, top + len(members) / 2 - 0.5, name, transform=where, fontsize=8, va="center", ha="right",
-                color="#444444")
-        top += len(members)

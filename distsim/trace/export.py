@@ -8,7 +8,6 @@ link that carried traffic was busy.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
