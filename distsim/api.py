@@ -13,6 +13,7 @@ strategy processes -> Trace -> Reconciliation.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from pydantic import ValidationError
 from distsim.analysis import Inputs, Reconciliation, reconcile
 from distsim.analysis.collectives import CollectiveCall
 from distsim.analysis.platform import Platform
-from distsim.errors import ScenarioError
+from distsim.errors import OutOfMemoryError, ScenarioError, StrategyBug
 from distsim.hardware.cluster import link_figures
 from distsim.remat.run import analyze_rematerialization, fits_rematerialization, run_rematerialization
 from distsim.runner import RunResult, layout, run_communication
@@ -29,6 +30,8 @@ from distsim.runner import nodes_and_tiers
 from distsim.scenario import Locations, Scenario, StrategySpec, load_scenario, parse_scenario
 from distsim.scenario.problems import problems_from_validation, sort_problems, suggest
 from distsim.strategies import UnknownStrategy, available, get
+from distsim.strategies.registry import BrokenPlugin, label
+from distsim.trace import Trace
 
 
 @dataclass
@@ -38,6 +41,9 @@ class Outcome:
     spec: StrategySpec
     result: RunResult
     reconciliation: Reconciliation
+    # Set when the strategy did not fit in memory (``run(..., keep_going=True)``): the error, with the
+    # rank, op and time; ``result.trace`` is what happened until then. Such an outcome is never ok.
+    failure: OutOfMemoryError | None = None
 
     @property
     def trace(self):
@@ -49,7 +55,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.reconciliation.ok
+        return self.failure is None and self.reconciliation.ok
 
 
 @dataclass(frozen=True)
@@ -110,12 +116,15 @@ def loads(text: str, name: str = "<string>") -> tuple[Scenario, Locations]:
     return scenario, where
 
 
-def run(source: str | Path | Scenario, where: Locations | None = None, on_progress=None, monitor=None) -> list[Outcome]:
+def run(source: str | Path | Scenario, where: Locations | None = None, on_progress=None, monitor=None,
+        keep_going: bool = False) -> list[Outcome]:
     """Run every strategy of a scenario (a path, YAML already loaded, or a Scenario).
 
     ``on_progress(index, total, kind)`` is called before each strategy; ``monitor(world)``
     receives each simulated World before it runs (``World.progress()`` can be read from
-    another thread while it does).
+    another thread while it does). A strategy that does not fit in memory raises
+    OutOfMemoryError, unless ``keep_going``: then its outcome carries the error as
+    ``failure`` and the next strategy runs (a comparison of schedules reports them all).
     """
     if isinstance(source, (str, Path)):
         scenario, where = load(source)
@@ -127,9 +136,25 @@ def run(source: str | Path | Scenario, where: Locations | None = None, on_progre
         if on_progress:
             on_progress(index, len(strategies), spec.kind)
         family = FAMILIES[strategy.family]
-        result = family.simulate(scenario, strategy, where, monitor=monitor)
+        try:
+            with _naming(spec.kind, type(strategy)):
+                result = family.simulate(scenario, strategy, where, monitor=monitor)
+        except OutOfMemoryError as error:
+            if not keep_going:
+                raise
+            outcomes.append(_did_not_fit(spec, scenario, strategy, error))
+            continue
         outcomes.append(Outcome(spec, result, family.analyze(result, scenario, strategy)))
     return outcomes
+
+
+def _did_not_fit(spec: StrategySpec, scenario: Scenario, strategy, error: OutOfMemoryError) -> Outcome:
+    """The outcome of a strategy that ran out of memory: its trace until then, no checks, the error."""
+    trace = getattr(error, "trace", None) or Trace(ranks=[], placement=[], nodes=[], links=[])
+    trace.meta.setdefault("strategy", strategy.name)
+    trace.meta.setdefault("out_of_memory", str(error))
+    result = RunResult(scenario, strategy, trace, verified=False, wall_seconds=0.0)
+    return Outcome(spec, result, Reconciliation([], [str(error)]), failure=error)
 
 
 def build_strategies(scenario: Scenario, where: Locations) -> list:
@@ -139,11 +164,22 @@ def build_strategies(scenario: Scenario, where: Locations) -> list:
         strategy, found = _build_strategy(spec, where)
         problems += found
         if strategy is not None:
-            problems += FAMILIES[strategy.family].fits(scenario, strategy, spec, where)
+            with _naming(spec.kind, type(strategy)):
+                problems += FAMILIES[strategy.family].fits(scenario, strategy, spec, where)
             strategies.append(strategy)
     if problems:
         raise ScenarioError(sort_problems(problems, main=where.file))
     return strategies
+
+
+@contextmanager
+def _naming(kind: str, cls: type):
+    """A strategy bug (engine/faults.py) leaves here saying which strategy, or which plugin, it was in."""
+    try:
+        yield
+    except StrategyBug as bug:
+        bug.strategy = bug.strategy or label(kind, cls)
+        raise
 
 
 def check_strategies(specs: list[StrategySpec], where: Locations) -> list:
@@ -159,6 +195,8 @@ def _build_strategy(spec: StrategySpec, where: Locations) -> tuple[object | None
     except UnknownStrategy as exc:
         hint = suggest(spec.kind, exc.known)
         return None, [where.problem(spec.origin + ("kind",), f"unknown strategy {spec.kind!r}{hint}; known: {', '.join(exc.known)}")]
+    except BrokenPlugin as exc:
+        return None, [where.problem(spec.origin + ("kind",), str(exc))]
     try:
         strategy = cls(cls.Params.model_validate(spec.params))
     except ValidationError as exc:

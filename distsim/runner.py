@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from distsim.collectives.tuner import Tier, Tiers
-from distsim.engine import Device, Phantom, Tensor, World
+from distsim.engine import Device, Phantom, Tensor, World, faults
 from distsim.errors import ScenarioError, VerificationError
 from distsim.hardware import Topology, build_topology
 from distsim.hardware.cluster import cluster_topology, node_ranks
@@ -91,13 +91,15 @@ def run_communication(scenario: Scenario, strategy, where: Locations, monitor=No
     rng = np.random.default_rng(scenario.run.seed)
     gradients = [rng.standard_normal(p) if verify else Phantom(p) for _ in range(n)]
     weights = rng.standard_normal(p) if verify else Phantom(p)
-    expected = strategy.expected(np.array(gradients), weights) if verify else None
+    expected = _expected(strategy, gradients, weights, n, p) if verify else None
     job = CommJob(world, n, list(range(n)), gradients, weights, *nodes_and_tiers(scenario, where_ranks))
     if monitor is not None:
         monitor(world)
-    for rank, program in strategy.programs(job):
+    programs = faults.programs(strategy, job, world.ranks)  # the strategy's bugs are located (engine/faults.py)
+    for rank, program in programs.items():
         world.spawn(rank, program)
     results = world.run()
+    faults.check_returns(results, programs, _result_sizes(expected, n, p, strategy), world.ranks)
     if verify:
         _check_results(results, range(n), expected, world)
     facts = strategy.facts(job)
@@ -129,7 +131,7 @@ def _place_ranks(n: int, strategy, where: Locations, in_nodes: bool = False):
     ranks = [f"w{i}" for i in range(n)]
     endpoints = list(ranks)
     placement = list(range(n))
-    for name, share in strategy.extra_ranks():
+    for name, share in faults.call(strategy.extra_ranks, "extra_ranks()"):
         origin = getattr(strategy, "origin", ("strategy",))
         if share is None and in_nodes:
             raise ScenarioError([where.problem(origin + ("server",), "a cluster of nodes has no machine for a dedicated "
@@ -211,6 +213,23 @@ def _is_worker_name(name: str) -> bool:
 
 def _node_name(node: int | str) -> str:
     return f"w{node}" if isinstance(node, int) else node
+
+
+def _expected(strategy, gradients, weights, n: int, p: int):
+    """What every worker must end with, from the strategy's ``expected`` (a bug in it is located):
+    one tensor for all, or a list with one per worker (None: that worker holds no result)."""
+    value = faults.call(strategy.expected, "expected()", np.array(gradients), weights)
+    faults.check_expected(value, n, p, strategy.expected)
+    return value
+
+
+def _result_sizes(expected, n: int, p: int, strategy) -> list[int | None]:
+    """Per worker, the size of the tensor its program must return (None: nothing; -1: any tensor)."""
+    if isinstance(expected, list):
+        return [None if value is None else int(np.size(value)) for value in expected]
+    if expected is None and strategy.result == "per_rank":  # a shard, a whole tensor or nothing: unknown here
+        return [-1] * n
+    return [p] * n
 
 
 def _check_results(results: dict, workers, expected, world: World) -> None:

@@ -28,6 +28,7 @@ from distsim.fileio import atomic_directory
 from distsim.report.summary import exam_table, outcome_dict, run_text
 
 EXIT_OK, EXIT_CHECK_FAILED = 0, 1  # bad input (2) and simulation failures (3) come from DistsimError.exit_code
+EXIT_SIMULATION = 3  # ... or from strategies that did not fit in memory, after every strategy was reported
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -61,7 +62,7 @@ def run(scenario: Path, as_json: bool, trace_out: Path | None, expect: Path | No
     """
     golden = golden_cli.expectation(expect, update_golden)
     with LiveStatus() as status:
-        outcomes = api.run(scenario, on_progress=_progress, monitor=status)
+        outcomes = api.run(scenario, on_progress=_progress, monitor=status, keep_going=True)
     if trace_out is not None:
         _write_traces(outcomes, trace_out)
     if as_json:
@@ -74,6 +75,11 @@ def run(scenario: Path, as_json: bool, trace_out: Path | None, expect: Path | No
             click.echo("\n" + run_text(outcome))
         if len(outcomes) > 1:
             click.echo("\nsummary (from the simulated traces)\n" + _summary_table(outcomes))
+    if any(o.failure is not None for o in outcomes):  # all were reported; those out of memory end it as exit 3
+        for outcome in outcomes:
+            if outcome.failure is not None:
+                click.echo(f"distsim: error: {outcome.spec.kind} does not fit: {outcome.failure}", err=True)
+        return EXIT_SIMULATION
     matches = expect is None or golden_cli.check_expectation(outcomes, scenario, expect, golden, rel_tol)
     return EXIT_OK if matches and all(o.ok for o in outcomes) else EXIT_CHECK_FAILED
 
@@ -153,13 +159,17 @@ def _progress(index: int, total: int, kind: str) -> None:
 
 
 def _write_traces(outcomes, directory: Path) -> None:
+    import numpy as np
+
+    from distsim.report.occupancy import link_spans
     from distsim.trace.export import write_chrome_trace, write_csvs
 
     with atomic_directory(directory) as tmp:
         for outcome in outcomes:
             target = tmp / outcome.result.kind if len(outcomes) > 1 else tmp
             write_csvs(outcome.trace, target)
-            write_chrome_trace(outcome.trace, target / "trace.json")
+            busy = link_spans(outcome.trace, np.arange(len(outcome.trace.links)))  # as the figures draw links
+            write_chrome_trace(outcome.trace, target / "trace.json", busy)
 
 
 for command in (sweep, plot, report, tradeoff, collectives, authoring.validate, authoring.schema, golden_cli.verify):

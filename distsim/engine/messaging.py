@@ -18,6 +18,7 @@ from heapq import heappush
 from simpy.events import NORMAL, Event
 
 from distsim.engine.events import Decided
+from distsim.engine.faults import check_ranks
 
 
 class Channel(tuple):
@@ -69,6 +70,7 @@ def endpoint(world, rank: int):
 
     def open_channel(src: int, dst: int) -> Channel:
         """The channel src -> dst, created on first use by either end."""
+        check_ranks(src, dst, len(contexts))
         if world.placement[src] == world.placement[dst]:
             channel = Channel(None, on_network=False)
         else:

@@ -93,7 +93,7 @@ class World:
         """Run ``program`` (a generator) as the process of ``rank``."""
         if rank in self._processes:
             raise SimulationError(f"rank {self.ranks[rank]} already has a process")
-        process = RankProcess(self.env, program)
+        process = RankProcess(self.env, program, self.ranks[rank])
         process.callbacks.append(lambda _event, rank=rank: self._finished.__setitem__(rank, self.env.now))
         self._processes[rank] = process
 

@@ -26,13 +26,19 @@ def communication_dict(outcome) -> dict:
     result, rec = outcome.result, outcome.reconciliation
     scenario = result.scenario
     sim = rec.simulated
-    return {
+    head = {
         "strategy": result.kind,
         "family": "communication",
         "workers": scenario.cluster.workers,
         "params": scenario.model.params,
         "bytes_per_param": scenario.model.bytes_per_param,
         "topology": scenario.cluster.topology_name,
+        "fits": outcome.failure is None,
+    }
+    if outcome.failure is not None:
+        return {**head, "out_of_memory": str(outcome.failure), "ok": False}
+    return {
+        **head,
         "messages": sim["messages"],
         "message_bytes": {str(k): v for k, v in sim["message_bytes"].items()},
         "total_bytes": sim["total_bytes"],
@@ -60,6 +66,8 @@ def communication_text(outcome) -> str:
     """Summary line, check table and explanation of one gradient-exchange run."""
     result, rec = outcome.result, outcome.reconciliation
     sim = rec.simulated
+    if outcome.failure is not None:
+        return f"{result.kind}: does not fit: {outcome.failure}"
     verified = "payloads verified: every worker ends with the exact result" if result.verified else "sizes only (no payload check)"
     lines = [
         f"{result.kind}: {fmt_count(sim['messages'])} messages, {fmt_bytes(sim['total_bytes'])} in total, "
@@ -101,6 +109,9 @@ def exam_table(outcomes) -> str:
     """The exam's table (messages and size of each, in parameters) from the simulated traces."""
     rows = []
     for outcome in outcomes:
+        if outcome.failure is not None:
+            rows.append([outcome.result.kind, "-", "", "-", "-", "does not fit"])
+            continue
         sim, s = outcome.reconciliation.simulated, outcome.result.scenario.model.bytes_per_param
         sizes = sorted(sim["message_bytes"], reverse=True)
         size = " / ".join(fmt_count(b // s) for b in sizes) or "-"
