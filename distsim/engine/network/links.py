@@ -51,11 +51,12 @@ class LinkNetwork(Network):
         self.transmit = self._transmitter()
 
     def path(self, route: Route) -> tuple:
-        """``(links, bandwidths, latencies, lookaheads, fast, slowest bandwidth, total latency)``.
+        """``(links, bandwidths, latencies, lookaheads, fast hops, slowest bandwidth, total latency)``.
 
-        ``fast``: every hop after the first can be decided in the same instant as the
-        first whenever the first starts at once (each hop's latency reaches the next
-        link's lookahead) — true of every route on a switch.
+        ``fast hops`` is the number of hops (1 or 2; 3 for two hops of equal bandwidth) when
+        the route can take the fast path: every hop after the first can be decided in the
+        same instant as the first whenever the first starts at once (each hop's latency
+        reaches the next link's lookahead) — true of every route on a switch; 0 otherwise.
         """
         ids = route.links
         links = self.topology.links
@@ -63,27 +64,53 @@ class LinkNetwork(Network):
         latencies = tuple(links[i].latency for i in ids)
         looks = tuple(self.lookahead[i] for i in ids)
         fast = not self.store_and_forward and all(latencies[k - 1] <= looks[k] for k in range(1, len(ids)))
-        return ids, bandwidths, latencies, looks, fast, route.bandwidth, route.latency
+        hops = len(ids) if fast and len(ids) <= 2 else 0  # the fast path takes routes of one or two hops
+        if hops == 2 and bandwidths[0] == bandwidths[1]:
+            hops = 3  # two hops at one rate (a switch): one division serves both
+        return ids, bandwidths, latencies, looks, hops, route.bandwidth, route.latency
 
     def _transmitter(self):
         free = self.free
         walk = self._walk
-        deliver = self.deliver
+        extend, pack = self._extend, self._pack
+        calendar = self.calendar
+        due = calendar.due
 
         def transmit(src, dst, nbytes, code, step, now, path, event):
-            # The common case, a free port on a route whose later hops can be decided now
-            # (every route on a switch), as straight-line code: it runs once per message.
-            links, bandwidths, latencies, _, fast, slowest, latency = path
+            # The common case, a free port on a route of one or two hops that can be decided now
+            # (every route on a switch), as straight-line code with ``deliver`` inlined: it runs
+            # once per message, and each Python call saved is ~5% of a run.
+            links, bandwidths, latencies, _, hops, slowest, latency = path
             first = links[0]
-            if fast and free[first] <= now:
-                if len(links) == 1:
-                    free[first] = now + nbytes / bandwidths[0]
-                    return deliver(src, dst, nbytes, code, step, now, now, (now + nbytes / slowest) + latency, -1, event)
-                head = now + latencies[0]
-                if len(links) == 2 and free[links[1]] <= head:
-                    free[first] = now + nbytes / bandwidths[0]
-                    free[links[1]] = head + nbytes / bandwidths[1]
-                    return deliver(src, dst, nbytes, code, step, now, now, (now + nbytes / slowest) + latency, -1, event)
+            if hops and free[first] <= now:
+                if hops == 3:  # a switch: uplink and downlink at one rate
+                    second = links[1]
+                    head = now + latencies[0]
+                    if free[second] <= head:
+                        duration = nbytes / slowest
+                        free[first] = end = now + duration
+                        free[second] = head + duration
+                        hops = 0
+                elif hops == 2:
+                    second = links[1]
+                    head = now + latencies[0]
+                    if free[second] <= head:
+                        free[first] = now + nbytes / bandwidths[0]
+                        free[second] = head + nbytes / bandwidths[1]
+                        end = now + nbytes / slowest
+                        hops = 0
+                else:
+                    free[first] = end = now + nbytes / slowest
+                    hops = 0
+                if not hops:  # decided: exactly alpha-beta from now
+                    arrive = end + latency
+                    extend(pack(src, dst, nbytes, code, step, now, now, arrive, -1))
+                    bucket = due.get(arrive)
+                    if bucket is None:
+                        calendar.at(arrive, event)
+                    else:
+                        bucket.append(event)
+                    return
             walk([src, dst, nbytes, code, step, now, path, event, 0, now, -1.0, now, -1, 0.0, False], now)
 
         return transmit
