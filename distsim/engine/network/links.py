@@ -49,6 +49,7 @@ class LinkNetwork(Network):
         self.free = [0.0] * len(links)  # per directed link: when its last decided message leaves it
         self.lookahead = _lookaheads(self.topology)
         self.transmit = self._transmitter()
+        self._record_hop = world.trace.hops.append
 
     def path(self, route: Route) -> tuple:
         """``(links, bandwidths, latencies, lookaheads, fast hops, slowest bandwidth, total latency)``.
@@ -111,7 +112,7 @@ class LinkNetwork(Network):
                     else:
                         bucket.append(event)
                     return
-            walk([src, dst, nbytes, code, step, now, path, event, 0, now, -1.0, now, -1, 0.0, False], now)
+            walk([src, dst, nbytes, code, step, now, path, event, 0, now, -1.0, now, -1, 0.0, False, []], now)
 
         return transmit
 
@@ -122,15 +123,15 @@ class LinkNetwork(Network):
         """Decide the hops of message ``m`` from its next one on, as far as can be decided at ``now``.
 
         ``m`` is ``[src, dst, nbytes, phase, step, t_send, path, event, hop, ready,
-        tail_in, t_start, blocked_by, longest_wait, waited_after_first]``.
+        tail_in, t_start, blocked_by, longest_wait, waited_after_first, hop starts]``.
         """
-        src, dst, nbytes, code, step, t_send, path, event, hop, ready, tail_in, t_start, blocked, worst, late = m
+        src, dst, nbytes, code, step, t_send, path, event, hop, ready, tail_in, t_start, blocked, worst, late, starts = m
         links, bandwidths, latencies, looks, _, slowest, latency = path
         free = self.free
         while hop < len(links):
             due = ready - looks[hop]  # (the same expression decides and schedules: no rounding loop)
             if due > now:  # a message not yet decided might be ready there earlier
-                m[8:] = hop, ready, tail_in, t_start, blocked, worst, late
+                m[8:15] = hop, ready, tail_in, t_start, blocked, worst, late
                 self.later(due, self._resume, m)
                 return
             link = links[hop]
@@ -143,6 +144,7 @@ class LinkNetwork(Network):
                 start = ready
             end = start + nbytes / bandwidths[hop]
             free[link] = end
+            starts.append(start)
             if hop == 0:
                 t_start = start
             tail = end if end > tail_in else tail_in  # the last byte cannot leave before it arrived
@@ -153,6 +155,10 @@ class LinkNetwork(Network):
             arrive = tail_in
         else:  # no hop after the first waited: exactly alpha-beta from the start
             arrive = (t_start + nbytes / slowest) + latency
+        if blocked >= 0:  # it waited somewhere: keep when it crossed each link (for the link timelines)
+            message = len(self.world.trace.messages)
+            for k, start in enumerate(starts):
+                self._record_hop(message, k, start)
         self.deliver(src, dst, nbytes, code, step, t_send, t_start, arrive, blocked, event)
 
 
