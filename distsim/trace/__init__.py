@@ -29,6 +29,15 @@ MESSAGE_FIELDS = (
     ("blocked_by", "i"),  # link whose occupancy delayed the start, -1 if none
 )
 
+# When a message started on each hop of its route, for the messages that waited at a link on the
+# way (link models only): the start of every other hop follows from the message's row and its
+# route (report/occupancy.py), so a run whose messages never wait records nothing here.
+HOP_FIELDS = (
+    ("message", "q"),  # the message's id (row in the message table)
+    ("hop", "h"),  # 0 for the first link of its route
+    ("t_start", "d"),  # when its first byte started on that link
+)
+
 # One row per operation a rank performed on its own device.
 OP_FIELDS = (
     ("rank", "i"),
@@ -68,6 +77,7 @@ class Trace:
     links: list[LinkInfo]
     messages: Table = field(default_factory=lambda: Table(MESSAGE_FIELDS, index="id"))  # id: the row number
     ops: Table = field(default_factory=lambda: Table(OP_FIELDS))
+    hops: Table = field(default_factory=lambda: Table(HOP_FIELDS))
     phases: list[str] = field(default_factory=list)
     op_kinds: list[str] = field(default_factory=list)
     streams: list[str] = field(default_factory=lambda: list(STREAMS))  # stream code -> name (ops' "stream")
@@ -77,6 +87,11 @@ class Trace:
     meta: dict = field(default_factory=dict)
     network: str = "cut_through"  # the network model that timed the messages (docs/model.md)
     _pairs: tuple = field(default=(-1, {}), init=False, repr=False, compare=False)  # (rows, pair_bytes) cache
+
+    def maybe_flush(self) -> None:
+        """Move packed rows into their columns when enough have piled up (the engine calls this between instants)."""
+        self.messages.maybe_flush()
+        self.hops.maybe_flush()
 
     def code(self, names: list[str], name: str) -> int:
         """Small integer code of a phase or op-kind name, adding it on first use."""
