@@ -21,7 +21,7 @@ from distsim.analysis.closed_forms import Expectation, Formula, Inputs, expectat
 from distsim.analysis.links import link_loads, message_delays
 from distsim.analysis.platform import Platform, link_load_bound
 from distsim.fmt import fmt_bytes, fmt_time
-from distsim.trace import Trace, chunks
+from distsim.trace import CHUNK, Trace
 
 TIME_TOLERANCE = 1e-9  # relative; the simulation accumulates one rounding per step
 
@@ -55,14 +55,13 @@ class Reconciliation:
 
 def simulated_counts(trace: Trace) -> dict:
     """Counts measured from the trace: what the simulated processes actually sent."""
-    nbytes = trace.messages["nbytes"]
     sizes: dict[int, int] = {}
-    for part in chunks(len(nbytes)):  # a slice at a time: no sorted copy of a 33-million-row column
-        values, counts = np.unique(nbytes[part], return_counts=True)
+    for part in trace.messages.slices(("nbytes",), CHUNK):  # no sorted copy of a 33-million-row column
+        values, counts = np.unique(part["nbytes"], return_counts=True)
         for size, count in zip(values.tolist(), counts.tolist()):
             sizes[size] = sizes.get(size, 0) + count
     return {
-        "messages": len(nbytes),
+        "messages": len(trace.messages),
         "message_bytes": dict(sorted(sizes.items())),
         "total_bytes": sum(size * count for size, count in sizes.items()),
         "makespan_s": trace.makespan,

@@ -111,10 +111,10 @@ class Trace:
         if self._pairs[0] != len(m):
             totals: dict[int, float] = {}
             ranks = max(len(self.ranks), 1)
-            for part in chunks(len(m)):
-                keys = m["src"][part].astype(np.int64) * ranks + m["dst"][part]
+            for part in m.slices(("src", "dst", "nbytes"), CHUNK):
+                keys = part["src"].astype(np.int64) * ranks + part["dst"]
                 unique, inverse = np.unique(keys, return_inverse=True)
-                sums = np.bincount(inverse, weights=m["nbytes"][part], minlength=len(unique))
+                sums = np.bincount(inverse, weights=part["nbytes"], minlength=len(unique))
                 for key, value in zip(unique.tolist(), sums.tolist()):
                     totals[key] = totals.get(key, 0.0) + value
             self._pairs = (len(m), {divmod(key, ranks): int(value) for key, value in sorted(totals.items())})
@@ -135,10 +135,4 @@ class Trace:
         return self.link_bytes() / bandwidth if len(self.links) else np.zeros(0)
 
 
-CHUNK = 1 << 22  # rows per slice when aggregating columns, so that temporaries stay small
-
-
-def chunks(length: int, size: int = CHUNK):
-    """Slices covering ``range(length)`` in pieces of ``size`` rows."""
-    for start in range(0, length, size):
-        yield slice(start, min(length, start + size))
+CHUNK = 1 << 18  # rows per slice when aggregating columns (Table.slices), so that temporaries stay small
