@@ -98,11 +98,12 @@ class PairWire:
     group: tuple[int, ...]
 
     def hold(self, src: int, dst: int, nbytes: float) -> float:
-        """Flows share a port instead of queueing at it (docs/model.md): no hold, so the time stays a lower bound."""
+        """How long a message holds its sender's port: its bytes over the first link's own bandwidth
+        (docs/model.md). Flows share a port instead of queueing at it: no hold, so the time stays a lower bound."""
         if self.x.network == FLOW:
             return 0.0
-        a, b = self.group[src], self.group[dst]
-        beta = self.x.platform.bandwidth(a, b) if self.x.platform is not None else self.x.bandwidth
+        route = self._route(src, dst)
+        beta = self.x.platform.links[route[0]].bandwidth if route else self.x.bandwidth
         return nbytes / beta
 
     def reach(self, src: int, dst: int, nbytes: float) -> float:
