@@ -284,3 +284,12 @@ def test_a_failing_cable_must_exist():
     text = two_paths("cut_through", "0 s").replace("cable: [s0, s1]", "cable: [s0, s3]")
     with pytest.raises(ScenarioError, match=r"cluster\.failures\.0\.cable: no cable joins s0 and s3"):
         distsim.loads(text, "f.yaml")
+
+
+def test_the_64_gpu_question_runs_every_algorithm_with_payloads_checked():
+    # scenarios/dp64_collectives.yaml with a gradient small enough to carry real numbers.
+    text = open("scenarios/dp64_collectives.yaml").read().replace("params: 7G", "params: 64000")
+    outcomes = distsim.run(*distsim.loads(text + "run: {verify_payload: true}\n", "dp64_collectives.yaml"))
+    assert [o.result.kind for o in outcomes] == [f"collective-all_reduce-{a}" for a in ("ring", "tree", "hierarchical", "auto")]
+    for outcome in outcomes:
+        assert outcome.result.verified and outcome.reconciliation.ok, outcome.reconciliation.notes
