@@ -49,13 +49,18 @@ def analyze_communication(result: RunResult, scenario: Scenario, strategy) -> Re
 
 def describe_communication(scenario: Scenario, path: Path) -> str:
     """The first line of ``distsim run`` for a gradient exchange: the cluster and the gradient."""
-    net, model = scenario.cluster.network, scenario.model
+    model = scenario.model
+    return (f"{path}: {hardware_text(scenario)}; gradient of {model.params:,} {model.dtype} parameters "
+            f"({model.bytes_per_param} B each)")
+
+
+def hardware_text(scenario: Scenario) -> str:
+    """The cluster in words: its nodes and fabric, or a flat network's workers and links."""
+    net = scenario.cluster.network
     if net is None:
-        hardware = describe_cluster(scenario.cluster)
-    else:
-        hardware = (f"{scenario.cluster.workers} workers on a {net.topology} network "
-                    f"({net.bandwidth * 8 / 1e9:.4g} Gbit/s, {net.latency * 1e6:.4g} us per hop)")
-    return f"{path}: {hardware}; gradient of {model.params:,} {model.dtype} parameters ({model.bytes_per_param} B each)"
+        return describe_cluster(scenario.cluster)
+    return (f"{scenario.cluster.workers} workers on a {net.topology} network "
+            f"({net.bandwidth * 8 / 1e9:.4g} Gbit/s, {net.latency * 1e6:.4g} us per hop)")
 
 
 def inputs_for(scenario: Scenario, strategy, result: RunResult | None = None) -> Inputs:

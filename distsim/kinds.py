@@ -18,7 +18,10 @@ from distsim.communication import analyze_communication, describe_communication,
 from distsim.remat.run import analyze_rematerialization, fits_rematerialization, run_rematerialization
 from distsim.report.remat import does_not_fit, remat_describe, remat_dict, remat_table, remat_text
 from distsim.report.summary import communication_dict, communication_text, exam_table
+from distsim.report.training import did_not_fit as training_did_not_fit
+from distsim.report.training import training_dict, training_table, training_text
 from distsim.runner import run_communication
+from distsim.training.run import analyze_training, describe_training, fits_training, run_training
 
 
 @dataclass(frozen=True)
@@ -69,5 +72,17 @@ KINDS: dict[str, RunKind] = {
         memory_sizes=True,
         tradeoff=True,
         did_not_fit=does_not_fit,
+    ),
+    "training": RunKind(
+        name="training",
+        simulate=run_training,
+        analyze=analyze_training,
+        fits=fits_training,
+        json=training_dict,
+        text=training_text,
+        table=training_table,
+        describe=describe_training,
+        sweep_inputs=general_inputs,
+        did_not_fit=training_did_not_fit,
     ),
 }
