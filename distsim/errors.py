@@ -64,7 +64,15 @@ class DeadlockError(SimulationError):
 
 
 class OutOfMemoryError(SimulationError):
-    """An allocation would exceed a device's capacity."""
+    """An allocation would exceed a device's capacity. Besides the message, what is known of it: the rank,
+    the time, what was being allocated (its category and size), and what the device held by category."""
+
+    def __init__(self, message: str, rank: str | None = None, time: float | None = None, what: str | None = None,
+                 category: str | None = None, nbytes: int | None = None, by_category: dict | None = None,
+                 capacity: int | None = None):
+        super().__init__(message)
+        self.rank, self.time, self.what, self.category, self.nbytes = rank, time, what, category, nbytes
+        self.by_category, self.capacity = dict(by_category or {}), capacity
 
 
 class VerificationError(SimulationError):

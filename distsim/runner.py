@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from distsim.collectives.tuner import Tier, Tiers
-from distsim.engine import Device, Phantom, Tensor, World, faults
+from distsim.devices import apply_slowdowns, device_of
+from distsim.engine import Phantom, Tensor, World, faults
 from distsim.errors import ScenarioError, VerificationError
 from distsim.hardware import Topology, build_topology
 from distsim.hardware.cluster import cluster_topology, node_ranks
@@ -83,11 +84,12 @@ def run_communication(scenario: Scenario, strategy, where: Locations, monitor=No
         where_ranks.topology,
         where_ranks.ranks,
         where_ranks.placement,
-        Device(scenario.cluster.gpu.flops, scenario.cluster.gpu.memory),
+        device_of(scenario.cluster),
         scenario.model.bytes_per_param,
         copies_payloads=verify,
         network=scenario.cluster.network_model,
     )
+    apply_slowdowns(world, scenario)
     rng = np.random.default_rng(scenario.run.seed)
     gradients = [rng.standard_normal(p) if verify else Phantom(p) for _ in range(n)]
     weights = rng.standard_normal(p) if verify else Phantom(p)

@@ -10,7 +10,7 @@ import yaml
 
 import distsim
 from distsim.errors import ScenarioError
-from distsim.scenario.presets import PRESET_DIR, PRESET_KEYS, preset_file, preset_names
+from distsim.scenario.presets import MODEL_PRESET_DIR, PRESET_DIR, PRESET_KEYS, preset_file, preset_names
 from distsim.sweep.grid import base_document
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,7 +135,7 @@ def test_presets_ship_with_the_package():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())
     patterns = config["tool"]["setuptools"]["package-data"]["distsim.scenario"]
     shipped = {path for pattern in patterns for path in (ROOT / "distsim" / "scenario").glob(pattern)}
-    assert shipped == set(PRESET_DIR.glob("*.yaml"))
+    assert shipped == set(PRESET_DIR.glob("*.yaml")) | set(MODEL_PRESET_DIR.glob("*.yaml"))
 
 
 def test_bandwidth_is_per_direction_vendor_totals_are_halved():

@@ -1,8 +1,16 @@
-"""The narrow interface a strategy's process sees: send, recv, compute, allocate, now.
+"""The narrow interface a strategy's process sees: send, recv, compute, allocate, stream, now.
 
 A strategy never touches SimPy, links or traces directly; everything it does goes
 through its rank's :class:`Context`, which times it on the hardware model and
-records it. ``send`` and ``recv`` come from :mod:`distsim.engine.messaging`.
+records it. ``send`` and ``recv`` come from :mod:`distsim.engine.messaging`, streams
+from :mod:`distsim.engine.streams`.
+
+The device (docs/model.md, "The device"): a compute op takes its roofline time,
+``max(flops / (peak x efficiency), bytes / memory bandwidth)`` (Williams et al.,
+CACM 2009), times the rank's slowdown (a straggler's factor, and a jitter sample when
+the run asks for one). Memory is counted by category (``trace/memory.py``), each
+change a row of ``Trace.memory``. ``compute`` and ``allocate`` run once per op
+(millions of times in a rematerialization benchmark), so they stay short.
 """
 
 from __future__ import annotations
@@ -11,12 +19,15 @@ from typing import TYPE_CHECKING
 
 from simpy.events import Event
 
-from distsim.engine import faults
+from distsim.engine import faults, streams
 from distsim.engine.events import Decided
 from distsim.engine.messaging import Channel, endpoint, schedule_at
 from distsim.errors import OutOfMemoryError, StrategyBug
+from distsim.trace.memory import CATEGORIES, breakdown_text
 
 INF = float("inf")
+CATEGORY_CODE = {name: code for code, name in enumerate(CATEGORIES)}
+ACTIVATIONS = "activations"
 
 if TYPE_CHECKING:
     from distsim.engine.world import World
@@ -27,7 +38,8 @@ class Context:
 
     ``ctx.send(dst, tensor, phase, step)`` returns at once; ``yield ctx.recv(src)``
     waits for the next message from ``src`` and gives its tensor; ``yield ctx.compute(kind, flops)``
-    and ``yield ctx.op(kind, seconds)`` take simulated time on this rank's device.
+    and ``yield ctx.op(kind, seconds)`` take simulated time on this rank's device;
+    ``ctx.stream(program)`` runs a program beside this one (the communication stream).
     """
 
     def __init__(self, world: "World", rank: int):
@@ -39,10 +51,21 @@ class Context:
         self.bytes_per_element = world.bytes_per_element
         self.memory_in_use = 0
         self.memory_peak = 0
+        self.memory_held = [0] * len(CATEGORIES)  # bytes by category (CATEGORIES order)
+        self._peak_held = tuple(self.memory_held)  # memory_held when memory_peak was first reached
+        device = world.device
+        self._flop_rate = device.flops * device.efficiency  # x 1.0 is exact: no efficiency, today's flops / F
+        self._memory_bandwidth = device.memory_bandwidth
+        # The rank's slowdown: a straggler's factor, and a function drawing the next jitter factor (None: no
+        # jitter); set by engine/variability.py before the run.
+        self.slowdown = 1.0
+        self.jitter = None
+        self._streams: dict[str, object] = {}  # stream name -> its last program (engine/streams.py)
         self.outgoing: dict[int, Channel]
         self.incoming: dict[int, Channel]
         self.send, self.recv, self.sendrecv, self.outgoing, self.incoming = endpoint(world, rank)
         self._extend_ops, self._pack_op = world.trace.ops.sink()
+        self._extend_memory, self._pack_memory = world.trace.memory.sink()
         # Livelock watch: zero-duration ops in a row at one instant (see engine/faults.py). An executor
         # that knows how many ops it runs may raise the limit for itself (zero_time_ops).
         self.zero_time_ops = 0
@@ -62,15 +85,17 @@ class Context:
 
     # -- computation and memory --------------------------------------------
     def op(self, kind: str, duration: float, flops: float = 0.0, nbytes: int = 0, index: int = -1) -> Event:
-        """Record an operation of ``duration`` seconds starting now; yield the returned event to wait for it."""
-        now = self.env._now
+        """Record an operation of ``duration`` seconds starting now; yield the returned event to wait for it.
+
+        The op's stream is the one whose program is running (``stream`` column: 0, the rank's own program)."""
+        env = self.env
+        now = env._now
         if not 0.0 < duration < INF:  # zero, negative, infinite or NaN: the rare case, checked apart
             self._unusual_duration(kind, duration, now)
         end = now + duration
         trace = self.world.trace
-        self._extend_ops(
-            self._pack_op(self.rank, trace.code(trace.op_kinds, kind), index, now, end, flops, nbytes, self.memory_in_use)
-        )
+        self._extend_ops(self._pack_op(self.rank, trace.code(trace.op_kinds, kind), index, now, end, flops, nbytes,
+                                       self.memory_in_use, getattr(env._active_proc, "stream", 0)))
         event = Decided(self.env, None)
         schedule_at(self.env, end, event)
         return event
@@ -88,25 +113,93 @@ class Context:
             raise StrategyBug(f"more than {limit:,} zero-duration ops in a row at t={now:.9g} s (the last {kind!r}): "
                               "a livelock", self.name)
 
-    def compute(self, kind: str, flops: float, index: int = -1) -> Event:
-        """A compute op of ``flops`` on this rank's GPU: flops / (device FLOP/s) seconds."""
-        return self.op(kind, flops / self.world.device.flops, flops=flops, index=index)
+    def compute(self, kind: str, flops: float, index: int = -1, nbytes: int = 0, seconds: float | None = None) -> Event:
+        """A compute op of ``flops`` moving ``nbytes`` to and from device memory, on this rank's GPU.
 
-    def allocate(self, nbytes: int, what: str) -> None:
-        """Claim device memory; an allocation beyond capacity stops the run with a report."""
-        capacity = self.world.device.memory
-        if not nbytes >= 0:
-            raise StrategyBug(f"allocates {nbytes} bytes for {what}; an allocation is a non-negative number of bytes", self.name)
-        if self.memory_in_use + nbytes > capacity:
-            raise OutOfMemoryError(
-                f"out of memory on {self.name} at t={self.now:.9g} s allocating {nbytes:,} bytes for {what}: "
-                f"{self.memory_in_use:,} of {int(capacity):,} bytes already in use"
-            )
-        self.memory_in_use += nbytes
-        self.memory_peak = max(self.memory_peak, self.memory_in_use)
+        Its time is the roofline, ``max(flops / (gpu.flops x efficiency), nbytes / gpu.memory_bandwidth)``
+        (the bytes term only when the GPU's memory bandwidth is known), or ``seconds`` when the workload gives
+        the time itself; either way times the rank's slowdown (straggler factor x jitter sample).
+        """
+        if seconds is None:
+            seconds = flops / self._flop_rate
+            if nbytes and self._memory_bandwidth is not None:
+                moved = nbytes / self._memory_bandwidth
+                if moved > seconds:
+                    seconds = moved
+        if self.jitter is None:
+            seconds *= self.slowdown
+        else:
+            seconds *= self.slowdown * self.jitter()
+        return self.op(kind, seconds, flops=flops, nbytes=int(nbytes), index=index)
 
-    def release(self, nbytes: int) -> None:
-        """Give back device memory this rank holds (releasing more than it holds is a strategy bug)."""
-        if not 0 <= nbytes <= self.memory_in_use:
-            raise StrategyBug(f"releases {nbytes:,} bytes but holds {self.memory_in_use:,}", self.name)
+    def stream(self, program, name: str = "comm"):
+        """Run ``program`` (a generator) beside this rank's own, as its stream ``name``; ``yield`` the returned
+        process to wait for it. Programs given to one stream run one after another, in the order given (as
+        kernels on one CUDA stream, or collectives on one NCCL communicator): see engine/streams.py."""
+        return streams.start(self, program, name)
+
+    def allocate(self, nbytes: int, what: str, category: str = ACTIVATIONS) -> None:
+        """Claim device memory for ``what``, counted in ``category`` (trace/memory.py: weights, gradients,
+        optimizer, activations, buffers); an allocation beyond capacity stops the run with a report."""
+        code = CATEGORY_CODE.get(category)
+        if code is None or type(nbytes) is not int:
+            nbytes, code = self._checked(nbytes, what, category)
+        in_use = self.memory_in_use + nbytes
+        if in_use > self.world.device.memory or nbytes < 0:
+            self._cannot_allocate(nbytes, what, category)
+        held = self.memory_held
+        held[code] += nbytes
+        self.memory_in_use = in_use
+        self._extend_memory(self._pack_memory(self.rank, code, self.env._now, held[code], in_use))
+        if in_use > self.memory_peak:
+            self.memory_peak = in_use
+            self._peak_held = tuple(held)
+
+    def release(self, nbytes: int, category: str = ACTIVATIONS) -> None:
+        """Give back device memory of ``category`` this rank holds (releasing more than it holds is a strategy bug)."""
+        code = CATEGORY_CODE.get(category)
+        if code is None or type(nbytes) is not int:
+            nbytes, code = self._checked(nbytes, "a release", category)
+        held = self.memory_held
+        if not 0 <= nbytes <= held[code]:
+            raise StrategyBug(f"releases {nbytes:,} bytes but holds {held[code]:,} (of {category})", self.name)
+        held[code] -= nbytes
         self.memory_in_use -= nbytes
+        self._extend_memory(self._pack_memory(self.rank, code, self.env._now, held[code], self.memory_in_use))
+
+    def memory_by_category(self) -> dict[str, int]:
+        """Bytes this rank holds now, by category."""
+        return dict(zip(CATEGORIES, self.memory_held))
+
+    @property
+    def memory_peak_by_category(self) -> dict[str, int]:
+        """What this rank held, by category, when its memory in use first reached its peak."""
+        return dict(zip(CATEGORIES, self._peak_held))
+
+    def _checked(self, nbytes, what: str, category: str) -> tuple[int, int]:
+        """(whole bytes, category code), or a StrategyBug: an unknown category, a size that is not a whole number."""
+        code = CATEGORY_CODE.get(category)
+        if code is None:
+            raise StrategyBug(f"counts {what} in memory category {category!r}; the categories are "
+                              f"{', '.join(CATEGORIES)}", self.name)
+        try:
+            whole = int(nbytes)
+        except (TypeError, ValueError, OverflowError):
+            whole = None
+        if whole is None or whole != nbytes:
+            raise StrategyBug(f"allocates {nbytes} bytes for {what}; an allocation is a non-negative number of bytes",
+                              self.name)
+        return whole, code
+
+    def _cannot_allocate(self, nbytes: int, what: str, category: str) -> None:
+        if nbytes < 0:
+            raise StrategyBug(f"allocates {nbytes} bytes for {what}; an allocation is a non-negative number of bytes",
+                              self.name)
+        capacity = int(self.world.device.memory)
+        raise OutOfMemoryError(
+            f"out of memory on {self.name} at t={self.now:.9g} s allocating {nbytes:,} bytes for {what}: "
+            f"{self.memory_in_use:,} of {capacity:,} bytes already in use "
+            f"({breakdown_text(self.memory_by_category())}; asked for: {category})",
+            rank=self.name, time=self.now, what=what, category=category, nbytes=nbytes,
+            by_category=self.memory_by_category(), capacity=capacity,
+        )

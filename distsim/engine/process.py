@@ -25,14 +25,18 @@ from distsim.errors import DistsimError, StrategyBug
 
 
 class RankProcess(Process):
-    def __init__(self, env, generator, rank: str | None = None):
+    """A rank's program, or one of its streams (``stream``: the code of the stream its ops are recorded on;
+    ``code_of``: the strategy's generator when ``generator`` wraps it, for locating its bugs)."""
+
+    def __init__(self, env, generator, rank: str | None = None, stream: int = 0, code_of=None):
         if not faults.is_generator(generator):
             raise StrategyBug(f"its program is {faults.describe(generator)}, not a generator "
                               "(a rank's program is written with yield)", rank)
         super().__init__(env, generator)
         self._wake = self._resume  # one bound method for every event this process waits on
         self.rank_name = rank
-        frame = getattr(generator, "gi_frame", None)
+        self.stream = stream
+        frame = getattr(code_of or generator, "gi_frame", None)
         self._package = frame.f_globals.get("__name__", "") if frame is not None else ""  # where its code lives
 
     def _resume(self, event: Event) -> None:

@@ -34,6 +34,7 @@ from distsim.engine.calendar import Calendar
 from distsim.engine.context import Context
 from distsim.engine.events import fire
 from distsim.engine.network import DEFAULT, build_network
+from distsim.engine import streams
 from distsim.engine.process import RankProcess
 from distsim.errors import DeadlockError, SimulationError
 from distsim.hardware.topology import Topology
@@ -46,6 +47,8 @@ class Device:
 
     flops: float  # FLOP/s
     memory: float  # bytes
+    efficiency: float = 1.0  # fraction of the peak FLOP/s a compute op reaches (engine/context.py: the roofline)
+    memory_bandwidth: float | None = None  # bytes/s of device memory for the roofline; None: not modelled
 
 
 class World:
@@ -105,7 +108,7 @@ class World:
         """Run to completion; return each rank's result. Raise if anything is left hanging."""
         with _cyclic_gc_paused():
             run_until_idle(self.env)
-        stuck = [rank for rank, proc in self._processes.items() if proc.is_alive]
+        stuck = [rank for rank, proc in self._processes.items() if proc.is_alive or streams.busy(self.contexts[rank])]
         if stuck:
             raise DeadlockError(self._deadlock_report(stuck))
         self._check_all_received()

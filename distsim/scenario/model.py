@@ -13,8 +13,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from distsim.scenario.cluster import Intra, Inter, cluster_json_schema, resolve_cluster
-from distsim.scenario.fields import MAX_LAYERS, MAX_WORKERS, Bandwidth, Bytes, Count, Flops, Seconds, Section, edge_from_list, quantity
+from distsim.scenario.fields import MAX_LAYERS, MAX_WORKERS, Bandwidth, Bytes, Count, Flops, Fraction, Seconds, Section, edge_from_list, quantity
 from distsim.scenario.presets import PresetName
+from distsim.scenario.slowdown import Jitter, Stragglers, straggler_errors
+from distsim.scenario.workload import TransformerShape, check_transformer, with_model_preset
 
 DTYPE_BYTES = {"fp64": 8, "fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
 
@@ -23,6 +25,9 @@ class Gpu(Section):
     flops: Flops = Field(312e12, description="compute throughput; default: A100 dense bf16")
     memory: Bytes = Field(80 * 2**30, description="device memory capacity")
     memory_bandwidth: Bandwidth | None = Field(None, description="device memory (HBM) bandwidth, for a roofline; unset: not modelled")
+    efficiency: Fraction = Field(
+        1.0, description="fraction of 'flops' a compute op reaches (the roofline's compute roof is flops x efficiency)"
+    )
 
 
 class Edge(Section):
@@ -124,14 +129,29 @@ class Layer(Section):
     fwd_flops: Annotated[float, quantity("count"), Field(ge=0)] | None = None
     bwd_flops: Annotated[float, quantity("count"), Field(ge=0)] | None = None
     activation: Bytes = Field(description="bytes of the layer's output activation")
+    params: Annotated[Count, Field(ge=0)] | None = Field(
+        None, description="parameters of the layer (a training step); unset: the model's params shared evenly"
+    )
 
 
-class Model(Section):
-    params: Count | None = Field(None, description="parameters whose gradients are exchanged")
+class Model(TransformerShape):
+    """The workload: a parameter count, a layer chain, or a transformer's shape (or preset); docs/workloads.md."""
+
+    params: Count | None = Field(None, description="parameters whose gradients are exchanged; a transformer's are computed")
     dtype: Literal["fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8"] = "fp32"
-    layers: int | None = Field(None, ge=1, le=MAX_LAYERS, description="length of the layer chain")
+    layers: int | None = Field(None, ge=1, le=MAX_LAYERS, description="length of the layer chain; a transformer's blocks")
     layer: Layer | None = Field(None, description="every layer alike")
     per_layer: list[Layer] | None = Field(None, description="one entry per layer, in order, instead of 'layer'")
+    optimizer: Literal["adam", "sgd"] = Field(
+        "adam", description="the optimizer whose state a training step keeps: 'adam' (two fp32 moments) or 'sgd' (none)"
+    )
+
+    _preset = model_validator(mode="before")(with_model_preset)
+
+    @model_validator(mode="after")
+    def _shape(self) -> "Model":
+        check_transformer(self)
+        return self
 
     @property
     def bytes_per_param(self) -> int:
@@ -142,6 +162,12 @@ class Run(Section):
     seed: int = 0
     verify_payload: bool | None = Field(
         None, description="carry real numpy gradients and check the result; unset: on when params x workers <= 1e7"
+    )
+    stragglers: Stragglers | None = Field(
+        None, description="slow workers: {w3: 1.2} makes every compute op of w3 take 1.2 times as long"
+    )
+    jitter: Jitter | None = Field(
+        None, description="every compute op's time times a random factor drawn from this distribution, seeded from 'seed'"
     )
 
 
@@ -163,3 +189,8 @@ class Scenario(BaseModel):
     sweep: dict[str, list[Any]] | None = Field(
         None, description="a grid over dotted scenario fields, run by 'distsim sweep' (e.g. cluster.workers: [4, 8, 16])"
     )
+
+    @model_validator(mode="after")
+    def _stragglers_are_workers(self) -> "Scenario":
+        straggler_errors(self.run.stragglers, self.cluster.workers)
+        return self

@@ -23,7 +23,8 @@ class AllToAll(Strategy):
 
     def worker(self, ctx, gradient, n):
         rank = ctx.rank
-        ctx.allocate(2 * gradient.size * ctx.bytes_per_element, "gradient and receive buffer")
+        ctx.allocate(gradient.size * ctx.bytes_per_element, "gradient", "gradients")
+        ctx.allocate(gradient.size * ctx.bytes_per_element, "receive buffer", "buffers")
         for k in range(1, n):
             ctx.send((rank + k) % n, gradient, EXCHANGE, k - 1)
         total = gradient.copy()

@@ -115,7 +115,7 @@ class Collective(Strategy):
     def worker(self, ctx, group, gradient, algorithm: str, options: Options):
         n, op = len(group), self.params.op
         tensor = split(gradient, n)[group.index(ctx.rank)] if op == "all_gather" else gradient
-        ctx.allocate(2 * gradient.size * ctx.bytes_per_element, "send and receive buffers")
+        ctx.allocate(2 * gradient.size * ctx.bytes_per_element, "send and receive buffers", "buffers")
         return (yield from collective(op, ctx, group, tensor, algorithm, op, options))
 
     def facts(self, job) -> dict:

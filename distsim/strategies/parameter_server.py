@@ -46,13 +46,14 @@ class ParameterServer(Strategy):
         yield server, self.server(job.context(server), job.weights, job.workers)
 
     def worker(self, ctx, gradient, server):
-        ctx.allocate(gradient.size * ctx.bytes_per_element, "gradient")
+        ctx.allocate(gradient.size * ctx.bytes_per_element, "gradient", "gradients")
         ctx.send(server, gradient, PUSH)
         weights = yield ctx.recv(server)
         return weights
 
     def server(self, ctx, weights, workers):
-        ctx.allocate(2 * weights.size * ctx.bytes_per_element, "weights and gradient sum")
+        ctx.allocate(weights.size * ctx.bytes_per_element, "weights", "weights")
+        ctx.allocate(weights.size * ctx.bytes_per_element, "gradient sum", "gradients")
         total = zeros_like(weights)
         for rank in workers:
             total += yield ctx.recv(rank)

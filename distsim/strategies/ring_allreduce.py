@@ -26,7 +26,7 @@ class RingAllReduce(Strategy):
         rank, sendrecv, timed = ctx.rank, ctx.sendrecv, self.timed_reductions
         right, left = (rank + 1) % n, (rank - 1) % n
         chunks = split(gradient, n)
-        ctx.allocate(gradient.size * ctx.bytes_per_element, "gradient")
+        ctx.allocate(gradient.size * ctx.bytes_per_element, "gradient", "gradients")
 
         # Reduce-scatter: at step s, pass chunk (rank - s) on and add the incoming
         # chunk (rank - s - 1) to ours. After n-1 steps, chunk (rank + 1) holds the full sum.

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from distsim.trace.memory import MEMORY_FIELDS
 from distsim.trace.table import Table
 
 # One row per message that crossed the network, in the order their transfers were scheduled
@@ -38,7 +39,11 @@ OP_FIELDS = (
     ("flops", "d"),
     ("nbytes", "q"),
     ("memory_in_use", "q"),  # bytes held on the rank's device after the op
+    ("stream", "h"),  # index into Trace.streams: 0 the rank's program (compute), 1 communication, ...
 )
+
+# The streams every trace names first (a rank's own program, and its communication stream).
+STREAMS = ("compute", "comm")
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,8 @@ class Trace:
     ops: Table = field(default_factory=lambda: Table(OP_FIELDS))
     phases: list[str] = field(default_factory=list)
     op_kinds: list[str] = field(default_factory=list)
+    streams: list[str] = field(default_factory=lambda: list(STREAMS))  # stream code -> name (ops' "stream")
+    memory: Table = field(default_factory=lambda: Table(MEMORY_FIELDS))  # memory by category over time (trace/memory.py)
     routes: dict[tuple[int, int], tuple[int, ...]] = field(default_factory=dict)  # node pair -> link ids
     makespan: float = 0.0
     meta: dict = field(default_factory=dict)

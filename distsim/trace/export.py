@@ -14,13 +14,14 @@ import numpy as np
 
 from distsim.trace import Trace
 from distsim.trace.load import write_layout
+from distsim.trace.memory import CATEGORIES
 from distsim.trace.perfetto import write_chrome_trace
 
 __all__ = ["write_chrome_trace", "write_csvs"]
 
 
 def write_csvs(trace: Trace, directory: Path) -> list[Path]:
-    """messages.csv, ops.csv and links.csv in ``directory``; names instead of codes where it helps."""
+    """messages.csv, ops.csv, links.csv and memory.csv in ``directory``; names instead of codes where it helps."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = [directory / "messages.csv", directory / "ops.csv", directory / "links.csv"]
@@ -35,10 +36,12 @@ def write_csvs(trace: Trace, directory: Path) -> list[Path]:
     )
     o = trace.ops.columns()
     kinds = np.array(trace.op_kinds or [""], dtype=object)
+    streams = np.array(trace.streams, dtype=object)
     _write_table(
         paths[1],
-        ["rank", "kind", "index", "t_start", "t_end", "flops", "nbytes", "memory_in_use"],
-        [names[o["rank"]], kinds[o["kind"]], o["index"], o["t_start"], o["t_end"], o["flops"], o["nbytes"], o["memory_in_use"]],
+        ["rank", "kind", "index", "t_start", "t_end", "flops", "nbytes", "memory_in_use", "stream"],
+        [names[o["rank"]], kinds[o["kind"]], o["index"], o["t_start"], o["t_end"], o["flops"], o["nbytes"], o["memory_in_use"],
+         streams[o["stream"]]],
     )
     carried, busy = trace.link_bytes(), trace.link_busy_time()
     _write_table(
@@ -48,8 +51,18 @@ def write_csvs(trace: Trace, directory: Path) -> list[Path]:
          [l.dst for l in trace.links], [l.bandwidth for l in trace.links], [l.latency for l in trace.links],
          carried, busy],
     )
+    paths.append(write_memory(trace, directory / "memory.csv"))
     paths.append(write_layout(trace, directory))  # ranks' nodes and routes: the CSVs can be read back
     return paths
+
+
+def write_memory(trace: Trace, path: Path) -> Path:
+    """memory.csv: each change of a rank's memory in a category (trace/memory.py), by name."""
+    c = trace.memory.columns()
+    names, categories = np.array(trace.ranks, dtype=object), np.array(CATEGORIES, dtype=object)
+    _write_table(path, ["rank", "category", "t", "nbytes", "total"],
+                 [names[c["rank"]], categories[c["category"]], c["t"], c["nbytes"], c["total"]])
+    return path
 
 
 def _link_names(trace: Trace, ids: np.ndarray) -> np.ndarray:

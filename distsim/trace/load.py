@@ -19,12 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from distsim.trace import LinkInfo, Trace
+from distsim.trace import STREAMS, LinkInfo, Trace
+from distsim.trace.memory import CATEGORIES
 from distsim.trace.table import Table
 
 LAYOUT = "layout.json"
+MEMORY = "memory.csv"  # written since format 2; a trace without it has no memory table
 FILES = ("messages.csv", "ops.csv", "links.csv", LAYOUT)
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class TraceFormatError(ValueError):
@@ -41,6 +43,7 @@ def write_layout(trace: Trace, directory: Path) -> Path:
         "nodes": trace.nodes,
         "phases": trace.phases,
         "op_kinds": trace.op_kinds,
+        "streams": trace.streams,
         "routes": [[a, b, list(links)] for (a, b), links in sorted(trace.routes.items())],
         "makespan": trace.makespan,
         "meta": trace.meta,
@@ -74,12 +77,14 @@ def load_trace(directory: Path) -> Trace:
         ]
         trace = Trace(
             ranks=list(layout["ranks"]), placement=list(layout["placement"]), nodes=list(layout["nodes"]), links=links,
-            phases=list(layout["phases"]), op_kinds=list(layout["op_kinds"]),
+            phases=list(layout["phases"]), op_kinds=list(layout["op_kinds"]), streams=list(layout.get("streams", STREAMS)),
             routes={(a, b): tuple(ids) for a, b, ids in layout["routes"]},
             makespan=float(layout["makespan"]), meta=dict(layout.get("meta", {})),
         )
         _fill_messages(trace, directory / "messages.csv")
         _fill_ops(trace, directory / "ops.csv")
+        if (directory / MEMORY).exists():
+            _fill_memory(trace, directory / MEMORY)
     except (KeyError, ValueError, TypeError, IndexError, json.JSONDecodeError) as exc:
         raise TraceFormatError(f"{directory}: not a readable distsim trace ({type(exc).__name__}: {exc})") from None
     return trace
@@ -90,12 +95,14 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(handle))
 
 
-def _columns(path: Path, types: dict[str, type]) -> dict[str, np.ndarray]:
+def _columns(path: Path, types: dict[str, type], optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     """The named columns of a CSV as typed arrays, parsed by numpy's C reader, one pass per type
-    (two million rows in seconds; ``str`` columns are names, mapped to codes by :func:`_codes`)."""
+    (two million rows in seconds; ``str`` columns are names, mapped to codes by :func:`_codes`).
+    ``optional`` columns (added by a later format) may be absent: they are left out of the result."""
     with open(path, newline="", encoding="utf-8") as handle:
         header = next(csv.reader(handle))
         empty = not handle.readline().strip()
+    types = {name: kind for name, kind in types.items() if name in header or name not in optional}
     missing = [name for name in types if name not in header]
     if missing:
         raise ValueError(f"{path.name} has no column {missing[0]!r}")
@@ -148,10 +155,19 @@ def _fill_messages(trace: Trace, path: Path) -> None:
 
 def _fill_ops(trace: Trace, path: Path) -> None:
     c = _columns(path, {"rank": str, "kind": str, "index": np.int64, "nbytes": np.int64, "memory_in_use": np.int64,
-                        "t_start": np.float64, "t_end": np.float64, "flops": np.float64})
+                        "t_start": np.float64, "t_end": np.float64, "flops": np.float64, "stream": str}, optional=("stream",))
     _fill(trace.ops, {
         "rank": _codes(c["rank"], trace.ranks, "rank"), "kind": _codes(c["kind"], trace.op_kinds or [""], "op kind"),
         "index": c["index"], "t_start": c["t_start"],
         "t_end": c["t_end"], "flops": c["flops"],
         "nbytes": c["nbytes"], "memory_in_use": c["memory_in_use"],
+        "stream": _codes(c["stream"], trace.streams, "stream") if "stream" in c else np.zeros(len(c["rank"]), np.int64),
+    })
+
+
+def _fill_memory(trace: Trace, path: Path) -> None:
+    c = _columns(path, {"rank": str, "category": str, "t": np.float64, "nbytes": np.int64, "total": np.int64})
+    _fill(trace.memory, {
+        "rank": _codes(c["rank"], trace.ranks, "rank"), "category": _codes(c["category"], list(CATEGORIES), "memory category"),
+        "t": c["t"], "nbytes": c["nbytes"], "total": c["total"],
     })
