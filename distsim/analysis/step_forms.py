@@ -135,39 +135,112 @@ class Remat:
         return sum(len(self.recomputed(i)) for i in range(1, layers + 1))
 
 
-@dataclass
-class Timeline:
-    """One rank's compute, as the closed forms time it."""
+@dataclass(frozen=True)
+class Op:
+    """One op of a rank's compute stream: ``fwd``, ``recompute`` or ``bwd`` of ``layer`` (from 0), or a checkpoint's
+    ``load`` / ``store`` (layer -1: no weights used, not slowed by a straggler)."""
 
-    forward: float
-    bwd_end: list[float]  # by layer (from 0): when its backward step ends
-    compute: float  # every compute op, optimizer excluded
-    recompute: float
+    kind: str
+    layer: int
+    seconds: float  # on a rank without slowdown
 
 
-def rank_timeline(layers: list[LayerCost], sizes: list[int], gpu: Roofline, remat: Remat,
-                  slowdown: float = 1.0) -> Timeline:
-    """The forward pass (each checkpoint stored after the layer that makes it), then for i = L..1 the checkpoint's
-    load, the recomputation before bwd i and bwd i; compute ops slowed by ``slowdown``, loads and stores not."""
-    fwd = [slowdown * gpu.seconds(l.fwd_flops, l.fwd_bytes, l.fwd_time) for l in layers]
-    bwd = [slowdown * gpu.seconds(l.bwd_flops, l.bwd_bytes, l.bwd_time) for l in layers]
+def step_ops(layers: list[LayerCost], sizes: list[int], gpu: Roofline, remat: Remat) -> list[Op]:
+    """The compute stream's ops: the forward pass (each checkpoint stored after the layer that makes it), then for
+    i = L..1 the checkpoint's load, the recomputation before bwd i, and bwd i (loads and stores of no time left out)."""
+    fwd = [gpu.seconds(l.fwd_flops, l.fwd_bytes, l.fwd_time) for l in layers]
+    bwd = [gpu.seconds(l.bwd_flops, l.bwd_bytes, l.bwd_time) for l in layers]
     k = remat.interval
-    t = remat.store_s(sizes[0])  # a_0 is a checkpoint
+    ops = [Op("store", -1, remat.store_s(sizes[0]))]
     for i in range(1, len(layers) + 1):
-        t += fwd[i - 1]
+        ops.append(Op("fwd", i - 1, fwd[i - 1]))
         if i % k == 0:
-            t += remat.store_s(sizes[i])
-    forward = t
-    ends = [0.0] * len(layers)
-    recompute = 0.0
+            ops.append(Op("store", -1, remat.store_s(sizes[i])))
     for i in range(len(layers), 0, -1):
-        t += remat.load_s(sizes[remat.loaded(i)])
-        for j in remat.recomputed(i):
-            t += fwd[j - 1]
-            recompute += fwd[j - 1]
-        t += bwd[i - 1]
-        ends[i - 1] = t
-    return Timeline(forward, ends, t, recompute)
+        ops.append(Op("load", -1, remat.load_s(sizes[remat.loaded(i)])))
+        ops += [Op("recompute", j - 1, fwd[j - 1]) for j in remat.recomputed(i)]
+        ops.append(Op("bwd", i - 1, bwd[i - 1]))
+    return [op for op in ops if op.layer >= 0 or op.seconds > 0]
+
+
+@dataclass
+class StepForm:
+    step: float
+    backward_end: float  # when the last rank's backward pass ends
+    exposed: float  # the slowest rank's communication not hidden behind its compute
+    compute: list[float]  # per rank, the optimizer included
+    comm: float  # every collective's closed-form time, summed
+
+
+@dataclass(frozen=True)
+class Collectives:
+    """The closed-form time of each collective the step runs."""
+
+    gradient: list[float]  # per bucket: its all-reduce or reduce-scatter
+    weights: list[float]  # stages 1-2, per bucket: the all-gather of the updated weights
+    layer_gather: list[float]  # stage 3, per layer: the all-gather of its weights
+
+
+SLOWED = ("fwd", "recompute", "bwd")
+
+
+def two_streams(ops: list[Op], slowdown: list[float], buckets: list[BucketForm], times: Collectives,
+                optimizer: list[float], zero: int, overlap: bool, prefetch: bool = True) -> StepForm:
+    """Every rank runs ``ops`` on its compute stream and its collectives, in issue order, on its communication
+    stream; a collective starts when every rank has issued it and the one before it has ended (bulk-synchronous).
+
+    ZeRO-3: before a run of ops on one layer its weights are gathered (issued then, unless prefetched while the
+    run before computed, with overlap and ``prefetch``), and freed after the run. A bucket's collective is issued when the
+    backward step of the layer that fills it ends (with overlap), else after the backward pass. Then the
+    optimizer (each rank once its communication stream is done), then (stages 1-2) the all-gathers of the
+    updated weights."""
+    t = [0.0] * len(slowdown)
+    comm = [0.0]  # when the communication stream is free
+
+    def issue(seconds: float, when: float) -> float:
+        comm[0] = max(when, comm[0]) + seconds
+        return comm[0]
+
+    ready: dict[int, list[int]] = {}
+    for b, bucket in enumerate(buckets):
+        ready.setdefault(bucket.after, []).append(b)
+    uses = [k for k, op in enumerate(ops) if op.layer >= 0]
+    following = {k: (uses[u + 1] if u + 1 < len(uses) else None) for u, k in enumerate(uses)}
+    held: dict[int, float] = {}  # stage 3: layer -> when its gathered weights are there
+    pending = []
+    for k, op in enumerate(ops):
+        if zero == 3 and op.layer >= 0:
+            if op.layer not in held:
+                held[op.layer] = issue(times.layer_gather[op.layer], max(t))
+            after = following[k]
+            if overlap and prefetch and after is not None and ops[after].layer not in held:
+                held[ops[after].layer] = issue(times.layer_gather[ops[after].layer], max(t))
+            t = [max(clock, held[op.layer]) for clock in t]
+        t = [clock + (s * op.seconds if op.kind in SLOWED else op.seconds) for clock, s in zip(t, slowdown)]
+        if op.kind == "bwd":
+            for b in ready.get(op.layer, ()):
+                if overlap:
+                    issue(times.gradient[b], max(t))
+                else:
+                    pending.append(b)
+        if zero == 3 and op.layer >= 0 and (following[k] is None or ops[following[k]].layer != op.layer):
+            del held[op.layer]
+    backward_end = max(t)
+    for b in pending:
+        issue(times.gradient[b], backward_end)
+    step = max(max(clock, comm[0]) + opt for clock, opt in zip(t, optimizer))
+    if zero in (1, 2):
+        for seconds in times.weights:
+            step = issue(seconds, step)
+    compute = [compute_seconds(ops, s) + opt for s, opt in zip(slowdown, optimizer)]
+    slowest = max(range(len(compute)), key=lambda r: compute[r])
+    total = _sum(times.gradient) + _sum(times.weights) + (_sum(times.layer_gather) if zero == 3 else 0.0)
+    return StepForm(step, backward_end, step - compute[slowest], compute, total)
+
+
+def compute_seconds(ops: list[Op], slowdown: float = 1.0, kinds: tuple = ("fwd", "recompute", "bwd", "load", "store")) -> float:
+    """A rank's compute stream busy time over ``kinds``, its compute ops slowed by ``slowdown``."""
+    return _sum((slowdown if op.kind in SLOWED else 1.0) * op.seconds for op in ops if op.kind in kinds)
 
 
 def _sum(values) -> float:
@@ -175,34 +248,6 @@ def _sum(values) -> float:
     for v in values:  # in order, as the simulation adds them
         total += v
     return total
-
-
-@dataclass
-class StepForm:
-    step: float
-    gradient_comm_end: float  # when the last bucket's collective ends
-    backward_end: float  # when the last rank's backward pass ends
-    exposed: float  # communication not hidden behind compute (the slowest rank's)
-    comm: float  # every collective's closed-form time, summed
-    notes: list[str] = field(default_factory=list)
-
-
-def bulk_synchronous(timelines: list[Timeline], buckets: list[BucketForm], grad_s: list[float], gather_s: list[float],
-                     optimizer_s: list[float], overlap: bool) -> StepForm:
-    """The step when each collective starts once every rank is ready and the previous one has ended."""
-    backward_end = max(t.compute for t in timelines)
-    end = 0.0
-    for bucket, seconds in zip(buckets, grad_s):
-        ready = max(t.bwd_end[bucket.after] for t in timelines) if overlap else backward_end
-        end = max(ready, end) + seconds
-    comm_end = max(end, backward_end)
-    optimized = max(comm_end + opt for opt in optimizer_s)
-    step = optimized
-    for seconds in gather_s:
-        step += seconds
-    slowest = max(range(len(timelines)), key=lambda r: timelines[r].compute + optimizer_s[r])
-    exposed = step - timelines[slowest].compute - optimizer_s[slowest]
-    return StepForm(step, comm_end, backward_end, exposed, _sum(grad_s) + _sum(gather_s))
 
 
 def checkpoint_every_k_peak(sizes: list[int], k: int) -> int:

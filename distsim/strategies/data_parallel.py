@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from distsim.collectives import ALGORITHMS, AUTO, algorithms_for, collective
 from distsim.collectives.ops import Options
 from distsim.engine import Phantom
-from distsim.remat.schedule import BWD, FWD, LOAD, STORE, Residency
+from distsim.remat import BWD, FWD, LOAD, STORE, Residency
 from distsim.scenario.fields import Bytes
 
 DDP_BUCKET = 25 * 2**20  # PyTorch DDP's bucket_cap_mb = 25, which it reads as MiB (torch/nn/parallel/distributed.py)
@@ -53,7 +53,7 @@ class DataParallelParams(BaseModel):
         AUTO, description="the collective algorithm of every bucket (docs/collectives.md), or 'auto' (cheapest per call)")
     remat: dict | None = Field(None, description="the rematerialization schedule the forward and backward follow, "
                                "e.g. {kind: checkpoint_every_k, k: 4}; unset: store_all (nothing recomputed)")
-    prefetch: bool = Field(True, description="ZeRO-3: gather the next layer's weights while this one computes")
+    prefetch: bool = Field(True, description="ZeRO-3 with overlap: gather the next layer's weights while this one computes")
 
 
 class DataParallel:
@@ -68,6 +68,11 @@ class DataParallel:
 
     def __init__(self, params: BaseModel | None = None):
         self.params = params if params is not None else self.Params()
+
+    @property
+    def label(self) -> str:
+        """How outputs name this run (several steps can share one scenario): data_parallel-zero1, ...-no-overlap."""
+        return f"{self.name}-zero{self.params.zero}" + ("" if self.params.overlap else "-no-overlap")
 
     @property
     def ops(self) -> tuple[str, ...]:
@@ -107,7 +112,6 @@ class RankStep:
         self.weights: dict[int, object] = {}  # bucket (stages 0-2) or layer (3) -> this rank's final weights
         self.gathered: list = []  # stage 3, verification: (layer, the weights a gather brought)
         self.last = None  # the last collective queued on the communication stream
-        self.calls = 0  # collectives queued so far
         self.held: dict[int, object] = {}  # stage 3: layer -> its gather, while its weights are in use
 
     # -- the step -----------------------------------------------------------------------------
@@ -180,7 +184,7 @@ class RankStep:
 
     def reduce(self, bucket) -> None:
         op = GRADIENT_OP[self.q.zero]
-        self.queue(self._reduce(bucket, op), bucket.padded)
+        self.queue(self._reduce(bucket, op), "grad", bucket.index, bucket.padded)
 
     def _reduce(self, bucket, op: str):
         job = self.job
@@ -190,16 +194,16 @@ class RankStep:
         if self.q.zero >= 2:
             self.ctx.release(bucket.padded * job.element_bytes, "buffers")
 
-    def queue(self, program, elements: int) -> None:
-        """Run ``program`` (a collective of ``elements``) on the communication stream, after everything queued there
-        before it; ``comm_begin`` and ``comm_end`` ops mark when the stream starts and ends it."""
-        self.calls += 1
-        self.last = self.ctx.stream(self._marked(program, self.calls, elements * self.job.element_bytes), "comm")
+    def queue(self, program, what: str, index: int, elements: int) -> None:
+        """Run ``program`` (a collective of ``elements``: ``what`` is grad, param or gather, ``index`` its bucket or
+        layer) on the communication stream, after everything queued there before it; ops ``WHAT:begin`` and
+        ``WHAT:end`` mark when the stream starts and ends it."""
+        self.last = self.ctx.stream(self._marked(program, what, index, elements * self.job.element_bytes), "comm")
 
-    def _marked(self, program, index: int, nbytes: int):
-        yield self.ctx.op("comm_begin", 0.0, nbytes=nbytes, index=index)
+    def _marked(self, program, what: str, index: int, nbytes: int):
+        yield self.ctx.op(f"{what}:begin", 0.0, nbytes=nbytes, index=index)
         yield from program
-        yield self.ctx.op("comm_end", 0.0, nbytes=nbytes, index=index)
+        yield self.ctx.op(f"{what}:end", 0.0, nbytes=nbytes, index=index)
 
     # -- the optimizer --------------------------------------------------------------------------
     def optimizer_step(self):
@@ -210,7 +214,7 @@ class RankStep:
         for bucket in job.buckets:
             updated = job.updated(self.ctx.rank, bucket, self.reduced.pop(bucket.index), zero)
             if zero in (1, 2):
-                self.queue(self._gather_weights(bucket, updated), bucket.padded)
+                self.queue(self._gather_weights(bucket, updated), "param", bucket.index, bucket.padded)
             else:
                 self.weights[bucket.index] = updated
 
@@ -224,7 +228,7 @@ class RankStep:
         """Wait for the weights of this use's layer (gathering them now unless prefetched), and prefetch the next use's."""
         if use.layer not in self.held:
             self.gather(use)
-        if self.q.prefetch and use.next is not None and use.next.layer not in self.held:
+        if self.q.prefetch and self.q.overlap and use.next is not None and use.next.layer not in self.held:
             self.gather(use.next)
         yield self.held[use.layer][0]
 
@@ -233,7 +237,7 @@ class RankStep:
         size = job.layer_padded[use.layer]
         self.ctx.allocate(size * job.element_bytes, f"the gathered weights of layer {use.layer}", "buffers")
         result: list = []
-        self.queue(self._gather_layer(use, result), size)
+        self.queue(self._gather_layer(use, result), "gather", use.layer, size)
         self.held[use.layer] = (self.last, result)
 
     def _gather_layer(self, use, result: list):

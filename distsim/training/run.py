@@ -32,6 +32,7 @@ from distsim.training.verify import NumpyPayload, PhantomPayload, mlp_layer_para
 from distsim.workload import layers_of, state_bytes
 
 AUTO_VERIFY_RANKS = 64  # verify on real numbers by default up to this many ranks (about a second at 64)
+VERIFY_BUCKETS = 16  # at most this many buckets in a verification run (enough to cut layers and to queue)
 
 
 @dataclass
@@ -188,13 +189,14 @@ def should_verify(scenario) -> bool:
 
 
 def _verify(scenario, strategy, remat, plan: StepPlan, where_ranks, job: TrainJob) -> None:
-    """The same program on a small numpy network (one MLP layer per model layer), each collective with the
-    algorithm the timed run used most; every rank's result against one big-batch step."""
+    """The same program on a small numpy network (one MLP layer per model layer, cut into as many buckets as the
+    timed run, at most VERIFY_BUCKETS), each collective with the algorithm the timed run used most; every rank's
+    result against one big-batch step."""
     n = scenario.cluster.workers
     width = mlp_layer_params()
     layers = [_small(layer, width) for layer in plan.layers]
     buckets = len(plan.buckets) or 1
-    capacity = max(1, math.ceil(width * len(layers) / min(buckets, 2 * len(layers))))
+    capacity = max(1, math.ceil(width * len(layers) / min(buckets, VERIFY_BUCKETS)))
     small = plan_step(scenario, strategy, layers=layers, remat=remat, bucket_elements=capacity)
     world = _world(scenario, where_ranks, copies=True)
     payload = NumpyPayload(small.schedule, n, scenario.run.seed)
