@@ -98,10 +98,11 @@ def strategies() -> int:
 
 
 @cli.command()
-@click.option("--suite", type=click.Choice(["ring", "remat", "sweep", "collectives"]), default="ring", show_default=True,
+@click.option("--suite", type=click.Choice(["ring", "remat", "sweep", "collectives", "step"]), default="ring", show_default=True,
               help="ring: ring all-reduce vs a bare SimPy loop; remat: every rematerialization schedule at L = 1000; "
                    "sweep: a 100-point sweep on 1 and 2 processes and on Dask; collectives: a hierarchical "
-                   "all-reduce on nodes of 8 GPUs (--sizes: GPUs) vs a bare loop.")
+                   "all-reduce on nodes of 8 GPUs (--sizes: GPUs) vs a bare loop; step: one training step of "
+                   "scenarios/gpt7b_64gpu.yaml at 64 GPUs and scaled to the other --sizes, vs a bare loop.")
 @click.option("--sizes", default="64,256,1024", show_default=True, help="Comma-separated worker counts (ring suite).")
 @click.option("--repeat", default=3, show_default=True, type=click.IntRange(1), help="Repetitions; medians are reported.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
