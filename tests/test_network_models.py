@@ -8,6 +8,7 @@ bandwidth. The expected values below are computed from the cables, not from dist
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import distsim
@@ -212,3 +213,33 @@ def test_a_name_in_edges_must_be_a_worker_the_server_or_a_declared_switch(name, 
         distsim.loads(text, "g.yaml")
     line = str(error.value).splitlines()[0]
     assert line.startswith("g.yaml:4:") and "cluster.network.edges.3.0" in line and message in line
+
+
+# -- what the link timelines draw -----------------------------------------------------------------
+
+def test_link_spans_follow_each_links_own_occupancy_and_never_overlap_on_a_link():
+    from distsim.report.occupancy import hop_spans
+
+    # Eight pushes queue for the server's downlink; each crosses it for 8 ms, one after another.
+    text = (
+        "cluster:\n  workers: 8\n  network: {topology: switch, bandwidth: 100 Gbit/s, latency: 2 us}\n"
+        "model: {params: 25000000}\nstrategy: {kind: parameter_server}\nrun: {verify_payload: false}\n"
+    )
+    trace = run(text).trace
+    message, link, start, end = hop_spans(trace)
+    names = [l.name for l in trace.links]
+    assert end - start == pytest.approx(np.full(len(start), 8e-3), rel=1e-12)
+    for wanted in ("switch->ps", "ps->switch"):
+        on = np.array([names[i] == wanted for i in link])
+        order = np.argsort(start[on])
+        assert np.all(start[on][order][1:] >= end[on][order][:-1] * (1 - 1e-12))  # FIFO: one at a time
+        assert end[on].max() - start[on].min() == pytest.approx(8 * 8e-3, rel=1e-9)  # busy back to back
+
+
+def test_a_fast_trunk_is_drawn_busy_for_its_own_short_time():
+    from distsim.report.occupancy import hop_spans
+
+    trace = run(two_switches("ring_allreduce", "cut_through", trunk="10 Tbit/s")).trace
+    message, link, start, end = hop_spans(trace)
+    trunk = np.array([trace.links[i].name in ("s0->s1", "s1->s0") for i in link])
+    assert end[trunk] - start[trunk] == pytest.approx(np.full(trunk.sum(), 25e6 / (10_000 * GBIT)), rel=1e-9)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from distsim.trace import Trace, chunks
+from distsim.trace import CHUNK, Trace
 
 # A delay below this fraction of the message's own time is rounding, not waiting.
 DELAY_TOLERANCE = 1e-9
@@ -63,13 +63,13 @@ def message_delays(trace: Trace) -> Delays:
     codes_array = np.array(codes, dtype=np.int64)
     place = np.asarray(trace.placement, dtype=np.int64)
     delayed = 0
-    for part in chunks(len(m)):
-        route = np.searchsorted(codes_array, place[m["src"][part]] * nodes + place[m["dst"][part]])
-        free = latency[route] + m["nbytes"][part] * per_byte[route]
-        delay = m["t_arrive"][part] - m["t_send"][part] - free
+    for part in m.slices(("src", "dst", "nbytes", "t_send", "t_arrive", "blocked_by"), CHUNK):
+        route = np.searchsorted(codes_array, place[part["src"]] * nodes + place[part["dst"]])
+        free = latency[route] + part["nbytes"] * per_byte[route]
+        delay = part["t_arrive"] - part["t_send"] - free
         delay[delay <= DELAY_TOLERANCE * free] = 0.0
         delayed += int(np.count_nonzero(delay))
-        by_link += np.bincount(m["blocked_by"][part] % (len(trace.links) + 1), weights=delay, minlength=len(by_link))
+        by_link += np.bincount(part["blocked_by"] % (len(trace.links) + 1), weights=delay, minlength=len(by_link))
     return Delays(float(by_link.sum()), by_link, delayed)
 
 

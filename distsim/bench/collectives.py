@@ -31,35 +31,24 @@ def messages_of(n: int) -> int:
 
 def bare_loop(n: int) -> tuple[float, int]:
     """n processes yielding, in all, as many timeouts as the hierarchical all-reduce sends messages."""
-    return ring.bare_loop(n, messages_of(n) // n)
+    timer, count = ring.bare_loop(n, messages_of(n) // n)
+    return timer.wall, count
 
 
 def hierarchical(n: int) -> tuple[float, int]:
-    from distsim import collectives
-    from distsim.analysis import Inputs, reconcile
-    from distsim.analysis.collectives import CollectiveCall
-    from distsim.engine import Device, Phantom, World
-    from distsim.hardware import build_topology
+    """``distsim.run`` of the scenario a user would write: the dgx-h100 preset, n / 8 nodes."""
+    import distsim
 
+    scenario, where = distsim.loads(
+        f"cluster: {{preset: dgx-h100, nodes: {n // PER_NODE}}}\nmodel: {{params: {PARAMS}, dtype: bf16}}\n"
+        "strategy: {kind: collective, op: all_reduce, algorithm: hierarchical}\nrun: {verify_payload: false}\n",
+        "<bench>",
+    )
     start = time.perf_counter()
-    names = [f"w{i}" for i in range(n)]
-    world = World(build_topology("switch", names, 50e9, 5e-6), names, list(range(n)), Device(1e15, 1e16), 2,
-                  copies_payloads=False)
-    nodes = tuple(tuple(range(u, u + PER_NODE)) for u in range(0, n, PER_NODE))
-    group = tuple(range(n))
-
-    def program(rank):
-        return (yield from collectives.all_reduce(world.contexts[rank], group, Phantom(PARAMS),
-                                                  algorithm="hierarchical", nodes=nodes))
-
-    for rank in group:
-        world.spawn(rank, program(rank))
-    world.run()
-    call = CollectiveCall("all_reduce", "hierarchical", group, PARAMS, 2, nodes=nodes)
-    checked = reconcile(world.trace, Inputs("collective", n, PARAMS, 2, 50e9, 5e-6, "switch", 1e15, collective=call))
+    (outcome,) = distsim.run(scenario, where)
     wall = time.perf_counter() - start
-    assert checked.counts_ok, "benchmark run does not reconcile"
-    return wall, len(world.trace.messages)
+    assert outcome.reconciliation.counts_ok, "benchmark run does not reconcile"
+    return wall, len(outcome.trace.messages)
 
 
 KINDS = {"bare": bare_loop, "hierarchical": hierarchical}

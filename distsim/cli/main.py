@@ -98,12 +98,13 @@ def strategies() -> int:
 
 
 @cli.command()
-@click.option("--suite", type=click.Choice(["ring", "remat", "sweep", "collectives", "step"]), default="ring", show_default=True,
-              help="ring: ring all-reduce vs a bare SimPy loop; remat: every rematerialization schedule at L = 1000; "
+@click.option("--suite", type=click.Choice(["ring", "flow", "remat", "sweep", "collectives", "step"]), default="ring", show_default=True,
+              help="ring: ring all-reduce vs a bare SimPy loop (add --sizes 2048,4096 for the large runs); flow: the same "
+                   "ring as flows vs the default cut-through model; remat: every rematerialization schedule at L = 1000; "
                    "sweep: a 100-point sweep on 1 and 2 processes and on Dask; collectives: a hierarchical "
                    "all-reduce on nodes of 8 GPUs (--sizes: GPUs) vs a bare loop; step: one training step of "
                    "scenarios/gpt7b_64gpu.yaml at 64 GPUs and scaled to the other --sizes, vs a bare loop.")
-@click.option("--sizes", default="64,256,1024", show_default=True, help="Comma-separated worker counts (ring suite).")
+@click.option("--sizes", default="64,256,1024", show_default=True, help="Comma-separated worker counts (ring, flow, collectives, step suites).")
 @click.option("--repeat", default=3, show_default=True, type=click.IntRange(1), help="Repetitions; medians are reported.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def bench(suite: str, sizes: str, repeat: int, as_json: bool) -> int:
@@ -111,7 +112,8 @@ def bench(suite: str, sizes: str, repeat: int, as_json: bool) -> int:
     or ops) per second and peak memory.
 
     ring: a ring all-reduce (p = 1e9, full trace) against a bare SimPy loop with one
-    timeout per message. remat: one backward pass of L = 1000 layers under every
+    timeout per message. flow: that ring as max-min flows against the default
+    cut-through model. remat: one backward pass of L = 1000 layers under every
     schedule, and the optimal planner alone. sweep: a 100-point sweep on 1 and 2
     local processes and on Dask. Each measurement runs in its own process and
     compared runs alternate; the machine is shared and noisy, so compare the ratios.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from heapq import heappush
 
-from simpy.events import NORMAL, Event
+from simpy.events import NORMAL, PENDING, Event
 
 from distsim.engine.events import Decided
 from distsim.engine.faults import check_ranks
@@ -65,6 +65,7 @@ def endpoint(world, rank: int):
     copies = world.copies_payloads
     phases = world.trace.phases
     phase_codes: dict[str, int] = {}
+    new = object.__new__
     outgoing: dict[int, Channel] = {}
     incoming: dict[int, Channel] = {}
 
@@ -98,8 +99,9 @@ def endpoint(world, rank: int):
         if waiters:
             event = waiters.pop(0)
             event._ok, event._value = True, tensor
-        else:
-            event = Decided(env, tensor)
+        else:  # Decided(env, tensor), without the call
+            event = new(Decided)
+            event.env, event.callbacks, event._ok, event._value = env, [], True, tensor
             arrivals.append(event)
         try:
             code = phase_codes[phase]
@@ -118,7 +120,8 @@ def endpoint(world, rank: int):
             channel = open_channel(src, rank)
         if channel[1]:
             return channel[1].pop(0)
-        event = Event(env)
+        event = new(Event)  # Event(env), without the call
+        event.env, event.callbacks, event._value = env, [], PENDING
         channel[2].append(event)
         return event
 

@@ -77,7 +77,7 @@ class World:
             nodes=list(topology.endpoints),
             links=list(topology.links),
         )
-        self.calendar = Calendar(self.env)
+        self.calendar = Calendar(self.env, between_instants=self.trace.maybe_flush)
         self.network = build_network(network, self)  # decides when bytes leave and arrive
         self.trace.network = network
         self.contexts: list[Context] = []  # filled before any process runs; endpoints hold this list

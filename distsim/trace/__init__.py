@@ -29,6 +29,15 @@ MESSAGE_FIELDS = (
     ("blocked_by", "i"),  # link whose occupancy delayed the start, -1 if none
 )
 
+# When a message started on each hop of its route, for the messages that waited at a link on the
+# way (link models only): the start of every other hop follows from the message's row and its
+# route (report/occupancy.py), so a run whose messages never wait records nothing here.
+HOP_FIELDS = (
+    ("message", "q"),  # the message's id (row in the message table)
+    ("hop", "h"),  # 0 for the first link of its route
+    ("t_start", "d"),  # when its first byte started on that link
+)
+
 # One row per operation a rank performed on its own device.
 OP_FIELDS = (
     ("rank", "i"),
@@ -68,6 +77,7 @@ class Trace:
     links: list[LinkInfo]
     messages: Table = field(default_factory=lambda: Table(MESSAGE_FIELDS, index="id"))  # id: the row number
     ops: Table = field(default_factory=lambda: Table(OP_FIELDS))
+    hops: Table = field(default_factory=lambda: Table(HOP_FIELDS))
     phases: list[str] = field(default_factory=list)
     op_kinds: list[str] = field(default_factory=list)
     streams: list[str] = field(default_factory=lambda: list(STREAMS))  # stream code -> name (ops' "stream")
@@ -77,6 +87,11 @@ class Trace:
     meta: dict = field(default_factory=dict)
     network: str = "cut_through"  # the network model that timed the messages (docs/model.md)
     _pairs: tuple = field(default=(-1, {}), init=False, repr=False, compare=False)  # (rows, pair_bytes) cache
+
+    def maybe_flush(self) -> None:
+        """Move packed rows into their columns when enough have piled up (the engine calls this between instants)."""
+        self.messages.maybe_flush()
+        self.hops.maybe_flush()
 
     def code(self, names: list[str], name: str) -> int:
         """Small integer code of a phase or op-kind name, adding it on first use."""
@@ -96,10 +111,10 @@ class Trace:
         if self._pairs[0] != len(m):
             totals: dict[int, float] = {}
             ranks = max(len(self.ranks), 1)
-            for part in chunks(len(m)):
-                keys = m["src"][part].astype(np.int64) * ranks + m["dst"][part]
+            for part in m.slices(("src", "dst", "nbytes"), CHUNK):
+                keys = part["src"].astype(np.int64) * ranks + part["dst"]
                 unique, inverse = np.unique(keys, return_inverse=True)
-                sums = np.bincount(inverse, weights=m["nbytes"][part], minlength=len(unique))
+                sums = np.bincount(inverse, weights=part["nbytes"], minlength=len(unique))
                 for key, value in zip(unique.tolist(), sums.tolist()):
                     totals[key] = totals.get(key, 0.0) + value
             self._pairs = (len(m), {divmod(key, ranks): int(value) for key, value in sorted(totals.items())})
@@ -120,10 +135,4 @@ class Trace:
         return self.link_bytes() / bandwidth if len(self.links) else np.zeros(0)
 
 
-CHUNK = 1 << 22  # rows per slice when aggregating columns, so that temporaries stay small
-
-
-def chunks(length: int, size: int = CHUNK):
-    """Slices covering ``range(length)`` in pieces of ``size`` rows."""
-    for start in range(0, length, size):
-        yield slice(start, min(length, start + size))
+CHUNK = 1 << 18  # rows per slice when aggregating columns (Table.slices), so that temporaries stay small

@@ -21,7 +21,7 @@ __all__ = ["write_chrome_trace", "write_csvs"]
 
 
 def write_csvs(trace: Trace, directory: Path) -> list[Path]:
-    """messages.csv, ops.csv, links.csv and memory.csv in ``directory``; names instead of codes where it helps."""
+    """messages.csv, ops.csv, links.csv, hops.csv and memory.csv in ``directory``; names instead of codes where it helps."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = [directory / "messages.csv", directory / "ops.csv", directory / "links.csv"]
@@ -51,6 +51,9 @@ def write_csvs(trace: Trace, directory: Path) -> list[Path]:
          [l.dst for l in trace.links], [l.bandwidth for l in trace.links], [l.latency for l in trace.links],
          carried, busy],
     )
+    h = trace.hops.columns()
+    paths.append(directory / "hops.csv")
+    _write_table(paths[-1], ["message", "hop", "t_start"], [h["message"], h["hop"], h["t_start"]])
     paths.append(write_memory(trace, directory / "memory.csv"))
     paths.append(write_layout(trace, directory))  # ranks' nodes and routes: the CSVs can be read back
     return paths
