@@ -255,3 +255,63 @@ def test_a_stream_needs_a_name_other_than_the_rank_program(name):
 
     with pytest.raises(StrategyBug, match="starts a stream named"):
         run_one(world(), worker)
+
+
+# -- properties and the scenario's device -----------------------------------------------------------
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.lists(st.tuples(st.sampled_from(CATEGORIES), st.integers(-500, 1000), st.booleans()), max_size=40))
+def test_the_memory_table_always_adds_up_and_gives_the_peak_the_context_kept(steps):
+    """Random allocations and releases (a release only of what is held), some after time passes: every row's
+    total is the sum of the categories' latest bytes, and the peak read from the table is the context's."""
+    def worker(ctx):
+        for category, amount, wait in steps:
+            if amount >= 0:
+                ctx.allocate(amount, "x", category)
+            else:
+                ctx.release(min(-amount, ctx.memory_by_category()[category]), category)
+            if wait:
+                yield ctx.op("wait", 1.0)
+        yield ctx.op("end", 1.0)
+
+    w = run_one(world(memory=1e15), worker)
+    ctx, m = w.contexts[0], w.trace.memory
+    levels = dict.fromkeys(CATEGORIES, 0)
+    for category, nbytes, total in zip(m["category"].tolist(), m["nbytes"].tolist(), m["total"].tolist()):
+        levels[CATEGORIES[category]] = nbytes
+        assert total == sum(levels.values())
+    assert levels == ctx.memory_by_category() and ctx.memory_in_use == sum(levels.values())
+    found = peaks(m, 2)
+    if ctx.memory_peak:
+        assert (found[0].total, found[0].by_category) == (ctx.memory_peak, ctx.memory_peak_by_category)
+
+
+def test_a_scenarios_gpu_gives_the_device_its_efficiency_and_memory_bandwidth():
+    import distsim
+    from distsim.devices import device_of
+
+    scenario, _ = distsim.loads("cluster: {preset: dgx-h100, nodes: 1, gpu: {efficiency: 0.5}}\nmodel: {params: 8}\n"
+                                "strategy: {kind: ring_allreduce, reduce_compute: true}\n")
+    assert device_of(scenario.cluster) == Device(989e12, 80e9, 0.5, 3.35e12)
+    (outcome,) = distsim.run(scenario)
+    ops = outcome.trace.ops
+    assert len(ops) and (ops["t_end"] - ops["t_start"]).tolist() == pytest.approx(
+        (ops["flops"] / (989e12 * 0.5)).tolist(), rel=1e-9)
+
+
+@given(st.lists(st.tuples(st.floats(0, 1e13), st.integers(0, 10**11)), min_size=1, max_size=8),
+       st.floats(0.05, 1.0), st.sampled_from([None, 1e12, 3.35e12]))
+def test_every_compute_op_takes_the_larger_of_its_two_roofs(ops, efficiency, bandwidth):
+    def worker(ctx):
+        for flops, nbytes in ops:
+            yield ctx.compute("op", flops, nbytes=nbytes)
+
+    trace = run_one(world(efficiency=efficiency, bandwidth=bandwidth), worker).trace
+    now = 0.0
+    for (flops, nbytes), start, end in zip(ops, trace.ops["t_start"].tolist(), trace.ops["t_end"].tolist()):
+        roof = max(flops / (PEAK * efficiency), nbytes / bandwidth if bandwidth else 0.0)
+        assert (start, end) == (now, now + roof)
+        now = end

@@ -21,6 +21,8 @@ FORBIDDEN = {
     "report": {"engine", "collectives", "cli", "runner"},
     "remat": {"cli", "api", "report", "sweep"},
     "training": {"cli", "api", "report", "sweep"},
+    "workload": {"scenario", "hardware", "engine", "strategies", "collectives", "analysis", "report", "cli", "api", "runner",
+                 "remat", "sweep"},
     "sweep": {"cli"},
     "bench": {"cli"},
 }

@@ -15,17 +15,19 @@ change a row of ``Trace.memory``. ``compute`` and ``allocate`` run once per op
 
 from __future__ import annotations
 
+from heapq import heappush
 from typing import TYPE_CHECKING
 
-from simpy.events import Event
+from simpy.events import NORMAL, Event
 
 from distsim.engine import faults, streams
 from distsim.engine.events import Decided
-from distsim.engine.messaging import Channel, endpoint, schedule_at
+from distsim.engine.messaging import Channel, endpoint
 from distsim.errors import OutOfMemoryError, StrategyBug
 from distsim.trace.memory import CATEGORIES, breakdown_text
 
 INF = float("inf")
+_new = object.__new__
 CATEGORY_CODE = {name: code for code, name in enumerate(CATEGORIES)}
 ACTIVATIONS = "activations"
 
@@ -56,6 +58,7 @@ class Context:
         device = world.device
         self._flop_rate = device.flops * device.efficiency  # x 1.0 is exact: no efficiency, today's flops / F
         self._memory_bandwidth = device.memory_bandwidth
+        self._capacity = device.memory
         # The rank's slowdown: a straggler's factor, and a function drawing the next jitter factor (None: no
         # jitter); set by engine/variability.py before the run.
         self.slowdown = 1.0
@@ -65,6 +68,7 @@ class Context:
         self.incoming: dict[int, Channel]
         self.send, self.recv, self.sendrecv, self.outgoing, self.incoming = endpoint(world, rank)
         self._extend_ops, self._pack_op = world.trace.ops.sink()
+        self._kind_codes: dict[str, int] = {}  # op kind -> its code in trace.op_kinds
         self._extend_memory, self._pack_memory = world.trace.memory.sink()
         # Livelock watch: zero-duration ops in a row at one instant (see engine/faults.py). An executor
         # that knows how many ops it runs may raise the limit for itself (zero_time_ops).
@@ -87,17 +91,22 @@ class Context:
     def op(self, kind: str, duration: float, flops: float = 0.0, nbytes: int = 0, index: int = -1) -> Event:
         """Record an operation of ``duration`` seconds starting now; yield the returned event to wait for it.
 
-        The op's stream is the one whose program is running (``stream`` column: 0, the rank's own program)."""
+        The op's stream is the one whose program is running (``stream`` column: 0, the rank's own program).
+        Runs once per op (millions of times in a rematerialization benchmark): the kind's code is cached
+        per rank, and the event is made and scheduled inline (``Decided``, ``schedule_at``)."""
         env = self.env
         now = env._now
         if not 0.0 < duration < INF:  # zero, negative, infinite or NaN: the rare case, checked apart
             self._unusual_duration(kind, duration, now)
         end = now + duration
-        trace = self.world.trace
-        self._extend_ops(self._pack_op(self.rank, trace.code(trace.op_kinds, kind), index, now, end, flops, nbytes,
-                                       self.memory_in_use, getattr(env._active_proc, "stream", 0)))
-        event = Decided(self.env, None)
-        schedule_at(self.env, end, event)
+        code = self._kind_codes.get(kind)
+        if code is None:
+            code = self._kind_codes[kind] = self.world.trace.code(self.world.trace.op_kinds, kind)
+        self._extend_ops(self._pack_op(self.rank, code, index, now, end, flops, nbytes, self.memory_in_use,
+                                       getattr(env._active_proc, "stream", 0)))
+        event = _new(Decided)  # Decided(env, None), without the call
+        event.env, event.callbacks, event._ok, event._value = env, [], True, None
+        heappush(env._queue, (end, NORMAL, next(env._eid), event))  # schedule_at(env, end, event)
         return event
 
     def _unusual_duration(self, kind: str, duration: float, now: float) -> None:
@@ -145,7 +154,7 @@ class Context:
         if code is None or type(nbytes) is not int:
             nbytes, code = self._checked(nbytes, what, category)
         in_use = self.memory_in_use + nbytes
-        if in_use > self.world.device.memory or nbytes < 0:
+        if in_use > self._capacity or nbytes < 0:
             self._cannot_allocate(nbytes, what, category)
         held = self.memory_held
         held[code] += nbytes

@@ -85,11 +85,11 @@ def load_trace(directory: Path) -> Trace:
         )
         _fill_messages(trace, directory / "messages.csv")
         _fill_ops(trace, directory / "ops.csv")
-        if (directory / MEMORY).exists():
-            _fill_memory(trace, directory / MEMORY)
         if (directory / "hops.csv").exists():  # older traces have none: every hop is then derived
             c = _columns(directory / "hops.csv", {"message": np.int64, "hop": np.int64, "t_start": np.float64})
             _fill(trace.hops, c)
+        if (directory / MEMORY).exists():  # older traces have none: no memory table
+            _fill_memory(trace, directory / MEMORY)
     except (KeyError, ValueError, TypeError, IndexError, json.JSONDecodeError) as exc:
         raise TraceFormatError(f"{directory}: not a readable distsim trace ({type(exc).__name__}: {exc})") from None
     return trace

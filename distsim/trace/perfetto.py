@@ -2,8 +2,9 @@
 
 What it shows, and why:
 
-* **Each rank is a process** with a thread for its ops (compute, loads, stores),
-  one for what it **sends** and one for what it **receives**. A message is one slice
+* **Each rank is a process** with a thread for its ops (compute, loads, stores) and
+  one for each other stream that recorded ops ("w0 comm": engine/streams.py), one for
+  what it **sends** and one for what it **receives**. A message is one slice
   on its sender's send track (from the start of its transfer for nbytes over the
   route's bandwidth) and one on its receiver's receive track (the same length,
   ending when its last byte arrives), joined by a **flow arrow** (``ph`` ``s`` and
@@ -12,7 +13,9 @@ What it shows, and why:
   overlapping ones go to extra lanes ("w0 send 2").
 * **Memory in use** is a counter track per rank (``ph`` ``C``), from the op
   table's ``memory_in_use`` (what the device holds from each op on): the
-  rematerialization schedules' memory over time.
+  rematerialization schedules' memory over time. **Memory by category** is a second,
+  stacked counter per rank (weights, gradients, optimizer, activations, buffers), from
+  the memory table's changes (``trace/memory.py``).
 * **Links** get a track only if they carried traffic, and show when they were
   busy: one "busy" slice per stretch of overlapping or back-to-back transfers
   (with how many transfers), not a copy of every message. When each link was busy
@@ -33,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from distsim.trace import Trace
+from distsim.trace.memory import CATEGORIES
 
 US = 1e6
 OPS_TID, SEND_TID, RECEIVE_TID = 0, 1000, 2000  # lanes of a rank's sends are SEND_TID, SEND_TID + 1, ...
@@ -57,6 +61,7 @@ def events(trace: Trace, link_spans=None):
     yield from _rank_metadata(trace, m)
     yield from _ops(trace)
     yield from _memory(trace)
+    yield from _memory_by_category(trace)
     yield from _message_slices(trace, m)
     if link_spans is not None:
         yield from _links(trace, link_spans, len(trace.ranks) + 1)
@@ -141,15 +146,30 @@ def _first_fit(starts: list[float], ends: list[float]) -> list[int]:
 def _rank_metadata(trace: Trace, m: dict):
     send_lanes = _lanes_per_rank(trace, m, "src", "send_lane")
     recv_lanes = _lanes_per_rank(trace, m, "dst", "recv_lane")
+    streams = _streams_per_rank(trace)
     for rank, name in enumerate(trace.ranks):
         pid = rank + 1
         yield _meta("process_name", pid, None, name)
         yield _meta("process_sort_index", pid, None, rank, key="sort_index")
         yield _meta("thread_name", pid, OPS_TID, name)
+        for stream in streams.get(rank, ()):
+            yield _meta("thread_name", pid, OPS_TID + stream, f"{name} {trace.streams[stream]}")
+            yield _meta("thread_sort_index", pid, OPS_TID + stream, OPS_TID + stream, key="sort_index")
         for base, label, count in ((SEND_TID, "send", send_lanes[rank]), (RECEIVE_TID, "receive", recv_lanes[rank])):
             for lane in range(count):
                 yield _meta("thread_name", pid, base + lane, f"{name} {label}" + (f" {lane + 1}" if lane else ""))
                 yield _meta("thread_sort_index", pid, base + lane, base + lane, key="sort_index")
+
+
+def _streams_per_rank(trace: Trace) -> dict[int, list[int]]:
+    """rank -> the streams other than its own program (0) on which it recorded ops."""
+    o = trace.ops.columns()
+    other = o["stream"] > 0
+    pairs = np.unique(np.stack([o["rank"][other], o["stream"][other]], axis=1), axis=0) if other.any() else ()
+    found: dict[int, list[int]] = {}
+    for rank, stream in (p.tolist() for p in pairs):
+        found.setdefault(rank, []).append(stream)
+    return found
 
 
 def _lanes_per_rank(trace: Trace, m: dict, who: str, lane: str) -> list[int]:
@@ -164,11 +184,11 @@ def _lanes_per_rank(trace: Trace, m: dict, who: str, lane: str) -> list[int]:
 def _ops(trace: Trace):
     o = trace.ops.columns()
     kinds = [json.dumps(k) for k in trace.op_kinds]
-    for rank, kind, index, start, end, flops, nbytes in zip(
+    for rank, kind, index, start, end, flops, nbytes, stream in zip(
         o["rank"].tolist(), o["kind"].tolist(), o["index"].tolist(), o["t_start"].tolist(),
-        o["t_end"].tolist(), o["flops"].tolist(), o["nbytes"].tolist(),
+        o["t_end"].tolist(), o["flops"].tolist(), o["nbytes"].tolist(), o["stream"].tolist(),
     ):
-        yield (f'{{"ph":"X","cat":"op","name":{kinds[kind]},"pid":{rank + 1},"tid":{OPS_TID},"ts":{_t(start)},'
+        yield (f'{{"ph":"X","cat":"op","name":{kinds[kind]},"pid":{rank + 1},"tid":{OPS_TID + stream},"ts":{_t(start)},'
                f'"dur":{_dur(start, end)},"args":{{"index":{index},"flops":{flops!r},"bytes":{nbytes}}}}}')
 
 
@@ -182,6 +202,17 @@ def _memory(trace: Trace):
         if last.get(rank) != memory:
             last[rank] = memory
             yield f'{{"ph":"C","name":"memory in use","pid":{rank + 1},"ts":{_t(start)},"args":{{"bytes":{memory}}}}}'
+
+
+def _memory_by_category(trace: Trace):
+    """A stacked counter per rank: every category's bytes, at each change of one of them (trace/memory.py)."""
+    c = trace.memory.columns()
+    held: dict[int, list[int]] = {}
+    for rank, category, t, nbytes in zip(c["rank"].tolist(), c["category"].tolist(), c["t"].tolist(), c["nbytes"].tolist()):
+        levels = held.setdefault(rank, [0] * len(CATEGORIES))
+        levels[category] = nbytes
+        args = ",".join(f'"{name}":{value}' for name, value in zip(CATEGORIES, levels))
+        yield f'{{"ph":"C","name":"memory by category","pid":{rank + 1},"ts":{_t(t)},"args":{{{args}}}}}'
 
 
 def _message_slices(trace: Trace, m: dict):
