@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import distsim
 from conftest import bundled_outcomes, scenario_yaml
 from distsim.cli.main import main
 from distsim.errors import InputError

@@ -3,11 +3,14 @@ against one big-batch step, and the moves the issue names (overlap off, bucket s
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 import distsim
 from distsim.analysis.step_forms import bucket_forms
+from distsim.cli.main import main
 from distsim.errors import OutOfMemoryError, ScenarioError, VerificationError
 from distsim.strategies.data_parallel import RankStep
 from distsim.training.buckets import plan_buckets
@@ -168,3 +171,34 @@ def test_buckets_cut_the_reversed_gradients_and_the_analyzer_agrees(params, capa
     assert all(b.elements == capacity for b in buckets[:-1])
     forms = bucket_forms(params, capacity, 1 if multiple > 1 else 0, multiple)  # the analyzer's own derivation
     assert [(f.elements, f.after) for f in forms] == [(b.elements, b.ready_after) for b in buckets]
+
+
+def test_the_command_prints_the_breakdown_json_and_a_report(tmp_path, capsys):
+    path = tmp_path / "step.yaml"
+    path.write_text(step_yaml(zero=1, bucket="1 MB"))
+    for args in (["run", str(path)], ["run", str(path), "--json"], ["report", str(path), "-o", str(tmp_path / "r.html")]):
+        with pytest.raises(SystemExit) as exited:
+            main(args)
+        assert exited.value.code == 0, capsys.readouterr()
+        out = capsys.readouterr().out
+        if args[-1] == "--json":
+            run = json.loads(out)
+            assert run["family"] == "training" and run["ok"] and run["payload_verified"]
+            assert run["step_time_s"] == pytest.approx(run["compute_s"] + run["exposed_communication_s"], rel=1e-12)
+            assert set(run["memory_peak_by_category"]) == {"weights", "gradients", "optimizer", "activations", "buffers"}
+            assert len(run["per_rank"]["exposed_s"]) == 4
+        elif args[0] == "run":
+            assert "exposed" in out and "MFU" in out and "peak weights bytes per rank" in out
+    assert "compute" in (tmp_path / "r.html").read_text()
+
+
+def test_a_layer_list_runs_a_step_under_every_stage(tmp_path, capsys):
+    model = ("{dtype: bf16, per_layer: [{fwd_flops: 1e9, activation: 1 MiB, params: 100000}, "
+             "{fwd_flops: 1e9, activation: 1 MiB, params: 0}, {fwd_flops: 2e9, activation: 2 MiB, params: 50000}]}")
+    for zero in (0, 1, 2, 3):
+        path = tmp_path / f"z{zero}.yaml"
+        path.write_text(step_yaml(model=model, zero=zero))
+        with pytest.raises(SystemExit) as exited:
+            main(["run", str(path)])
+        out = capsys.readouterr().out
+        assert exited.value.code == 0 and "a model of 3 layers, 150,000 parameters" in out, out

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 KORTHIKANTI = "Korthikanti et al. 2022 (activations kept for backward)"
 LI = "Li et al. 2020, PyTorch Distributed (VLDB): buckets in reverse layer order, all-reduced as each fills"

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,17 +49,16 @@ def scenario_text(n: int) -> str:
 def step(n: int) -> dict:
     from distsim import api
 
-    start = time.perf_counter()
-    (outcome,) = api.run(api.prepare(f"<step n={n}>", scenario_text(n)))
-    wall = time.perf_counter() - start
+    with ring.Timer() as timer:
+        (outcome,) = api.run(api.prepare(f"<step n={n}>", scenario_text(n)))
     assert outcome.ok, "benchmark run does not reconcile"
-    return {"wall_s": wall, "messages": len(outcome.trace.messages), "ops": len(outcome.trace.ops),
+    return {"wall_s": timer.wall, "cpu_s": timer.cpu, "messages": len(outcome.trace.messages), "ops": len(outcome.trace.ops),
             "buckets": outcome.trace.meta["buckets"], "step_s": outcome.trace.makespan, "verified": outcome.result.verified}
 
 
 def bare(n: int, events: int) -> dict:
-    wall, count = ring.bare_loop(n, max(1, events // n))
-    return {"wall_s": wall, "events": count}
+    timer, count = ring.bare_loop(n, max(1, events // n))
+    return {"wall_s": timer.wall, "cpu_s": timer.cpu, "events": count}
 
 
 def step_suite(sizes=(BUNDLED, 1024), repeat: int = 3, progress: Callable[[str], None] | None = None, **_) -> list[dict]:
@@ -75,21 +73,24 @@ def step_suite(sizes=(BUNDLED, 1024), repeat: int = 3, progress: Callable[[str],
                 progress(f"step n={n}: repetition {i + 1}/{repeat}")
             ours.append(in_child(__name__, "step", n))
             base.append(in_child(__name__, "bare", n, ours[-1]["messages"] + ours[-1]["ops"]))
-        o, b = statistics.median(r["wall_s"] for r in ours), statistics.median(r["wall_s"] for r in base)
+        o, b = (statistics.median(r["wall_s"] for r in runs) for runs in (ours, base))
+        oc, bc = (statistics.median(r["cpu_s"] for r in runs) for runs in (ours, base))
         first = ours[0]
         rows.append({"suite": "step", "n": n, "nodes": n // PER_NODE, "buckets": first["buckets"],
                      "messages": first["messages"], "ops": first["ops"], "step_s": first["step_s"],
                      "verified": first["verified"], "repeat": repeat, "bare_wall_s": b, "distsim_wall_s": o,
-                     "ratio": o / b, "distsim_peak_bytes": max(r["peak_bytes"] for r in ours)})
+                     "ratio": o / b, "bare_cpu_s": bc, "distsim_cpu_s": oc, "cpu_ratio": oc / bc,
+                     "distsim_peak_bytes": max(r["peak_bytes"] for r in ours)})
     return rows
 
 
 def step_table(rows: list[dict]) -> str:
     body = [[f"{r['n']} ({r['nodes']} x {PER_NODE})", fmt_count(r["buckets"]), fmt_count(r["messages"]), fmt_count(r["ops"]),
              fmt_time(r["step_s"]), "yes" if r["verified"] else "no", fmt_time(r["bare_wall_s"]), fmt_time(r["distsim_wall_s"]),
-             f"{r['ratio']:.2f}x", fmt_bytes(r["distsim_peak_bytes"])] for r in rows]
-    header = ["GPUs", "buckets", "messages", "ops", "simulated step", "payloads checked", "bare loop", "distsim",
-              "ratio", "peak memory"]
+             f"{r['ratio']:.2f}x", fmt_time(r["distsim_cpu_s"]), f"{r['cpu_ratio']:.2f}x", fmt_bytes(r["distsim_peak_bytes"])]
+            for r in rows]
+    header = ["GPUs", "buckets", "messages", "ops", "simulated step", "payloads checked", "bare loop", "distsim (wall)",
+              "ratio", "distsim (CPU)", "CPU ratio", "peak memory"]
     note = ("gpt7b_64gpu.yaml: ZeRO-1, checkpoint_every_k, auto; 64 GPUs as written (25 MiB buckets), other sizes with "
             "Megatron-LM's 1e6 x n-element buckets; load, simulate, verify, reconcile; medians, each run in its own process")
     return table(header, body) + f"\n({note})"

@@ -9,7 +9,7 @@ binary units, traffic in decimal ones.
 from __future__ import annotations
 
 from distsim.fmt import fmt_bytes, fmt_count, fmt_memory, fmt_time
-from distsim.report.tables import check_table, table
+from distsim.report.tables import check_dicts, check_table, table
 
 CATEGORIES = ("weights", "gradients", "optimizer", "activations", "buffers")
 
@@ -48,7 +48,7 @@ def training_dict(outcome) -> dict:
         "strategy": result.kind,
         "family": "training",
         "workers": scenario.cluster.workers,
-        "params": scenario.model.params,
+        "params": sum(result.trace.meta.get("layer_params", [])),
         "zero": q.zero,
         "overlap": q.overlap,
         "bucket_bytes": q.bucket,
@@ -68,11 +68,7 @@ def training_dict(outcome) -> dict:
         "recompute_flops": sim["recompute_flops"],
         "per_rank": {key: sim[key] for key in ("end_s", "compute_s", "comm_s", "overlap_s", "exposed_s", "idle_s")},
         "expected": dict(rec.expected),
-        "checks": [
-            {"name": c.name, "expected": c.expected, "simulated": c.simulated, "ok": c.ok,
-             "status": c.status, "formula": c.formula, "source": c.source}
-            for c in rec.checks
-        ],
+        "checks": check_dicts(rec.checks),
         "explanation": rec.notes,
         "payload_verified": result.verified,
         **({"decided": result.facts} if result.facts else {}),

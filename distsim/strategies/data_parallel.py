@@ -33,7 +33,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from distsim.collectives import ALGORITHMS, AUTO, algorithms_for, collective
 from distsim.collectives.ops import Options
-from distsim.engine import Phantom
 from distsim.remat import BWD, FWD, LOAD, STORE, Residency
 from distsim.scenario.fields import Bytes
 
@@ -105,7 +104,6 @@ class RankStep:
 
     def __init__(self, ctx, job, params: DataParallelParams):
         self.ctx, self.job, self.q = ctx, job, params
-        self.position = job.group.index(ctx.rank)
         self.options = Options(nodes=job.nodes, tiers=job.tiers)
         self.filled: dict[int, object] = {}  # bucket -> its gradient tensor, once full
         self.reduced: dict[int, object] = {}  # bucket -> the reduced gradient (stage 0) or this rank's shard
@@ -135,7 +133,7 @@ class RankStep:
     def forward_backward(self):
         """The schedule's ops in order: compute, activations in and out, checkpoint loads and stores."""
         ctx, job = self.ctx, self.job
-        schedule, layers = job.schedule, job.layers
+        schedule = job.schedule
         residency = Residency(schedule.layers, job.activation_sizes, schedule.input_load)
         ctx.allocate(job.activation_sizes[0], "the input a_0", "activations")
         boundary = len(schedule.forward)
@@ -252,10 +250,7 @@ class RankStep:
         if use.next is not None and use.next.layer == use.layer:
             return
         _, result = self.held.pop(use.layer)
-        if job_verifies(self.job):
+        if self.job.verifying:
             self.gathered.append((use.layer, result[0]))
         self.ctx.release(self.job.layer_padded[use.layer] * self.job.element_bytes, "buffers")
 
-
-def job_verifies(job) -> bool:
-    return not isinstance(job.weight_shard(0, 0), Phantom)

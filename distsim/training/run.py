@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from collections import Counter
+from dataclasses import dataclass, field, replace
 
 from distsim.analysis.step_forms import LayerCost, Remat, Roofline
 from distsim.analysis.training import TrainingInputs, reconcile_training
@@ -23,7 +23,7 @@ from distsim.collectives.tuner import ranking
 from distsim.communication import hardware_text, inputs_for, platform_of
 from distsim.devices import apply_slowdowns, device_of
 from distsim.engine import World, faults
-from distsim.errors import OutOfMemoryError
+from distsim.errors import OutOfMemoryError, ScenarioError
 from distsim.runner import RunResult, layout, nodes_and_tiers
 from distsim.scenario.problems import problems_from_validation
 from distsim.scenario.slowdown import straggler_factors
@@ -51,6 +51,7 @@ class TrainJob:
     def __post_init__(self):
         self.workers = list(range(self.world_size))
         self.group = tuple(self.workers)
+        self.verifying = not isinstance(self.payload, PhantomPayload)  # real numbers: keep what the check needs
 
     def __getattr__(self, name):  # the plan's fields: layers, buckets, schedule, ...
         if name == "plan":
@@ -110,8 +111,8 @@ def fits_training(scenario, strategy, spec, where) -> list:
                  for name, message in faults.call(remat.problems, "problems()", chain_of(layers, scenario.cluster))]
     try:
         where_ranks = layout(scenario, strategy, where)
-    except Exception as error:  # a ScenarioError: names in a graph, unconnected endpoints
-        return problems + list(getattr(error, "problems", []))
+    except ScenarioError as error:  # names in a graph, unconnected endpoints
+        return problems + list(error.problems)
     problems += _algorithm_refusals(scenario, strategy, spec, where, where_ranks)
     return problems
 
@@ -158,7 +159,8 @@ def run_training(scenario, strategy, where, monitor=None) -> RunResult:
     world.trace.meta.update(
         strategy=strategy.name, workers=n, seed=scenario.run.seed, verified=verify, zero=strategy.params.zero,
         overlap=strategy.params.overlap, bucket_bytes=strategy.params.bucket, buckets=len(plan.buckets),
-        layers=[layer.name for layer in plan.layers], schedule=plan.schedule.summary, remat=remat.name,
+        layers=[layer.name for layer in plan.layers], layer_params=[layer.params for layer in plan.layers],
+        schedule=plan.schedule.summary, remat=remat.name,
         algorithms={f"{op}:{elements}": name for (op, elements), name in job.chosen.items()},
     )
     peaks = {world.ranks[c.rank]: c.memory_peak for c in world.contexts}
@@ -207,10 +209,8 @@ def _verify(scenario, strategy, remat, plan: StepPlan, where_ranks, job: TrainJo
 
 
 def _small(layer, params: int):
-    """A model layer with a numpy MLP layer's parameters (its costs kept: only the payloads matter here)."""
-    from dataclasses import replace
-
-    return replace(layer, params=params, activation_bytes=max(1, layer.activation_bytes))
+    """A model layer with a numpy MLP layer's parameters (its costs and activations kept: only the payloads matter here)."""
+    return replace(layer, params=params)
 
 
 def _used(job: TrainJob) -> dict[str, Counter]:
@@ -237,7 +237,9 @@ def _facts(job: TrainJob, strategy) -> dict:
 def describe_training(scenario, path) -> str:
     """The first line of ``distsim run`` for a training step: the cluster and the model."""
     model = scenario.model
-    return (f"{path}: {hardware_text(scenario)}; a model of {model.params:,} parameters in {model.dtype}, "
+    layers = layers_of(model)
+    params = sum(layer.params for layer in layers)
+    return (f"{path}: {hardware_text(scenario)}; a model of {len(layers)} layers, {params:,} parameters in {model.dtype}, "
             f"optimizer {model.optimizer}")
 
 
@@ -259,8 +261,6 @@ def training_inputs(scenario, strategy, result: RunResult) -> TrainingInputs:
     k = getattr(remat.params, "k", None)
     comm = inputs_for(scenario, _Exchange(), None)
     if result.layout:
-        from dataclasses import replace
-
         comm = replace(comm, platform=platform_of(result.layout, scenario.cluster.network_model))
     algorithms = {(op, int(elements)): name for key, name in result.trace.meta.get("algorithms", {}).items()
                   for op, elements in [key.split(":")]}
