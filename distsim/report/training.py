@@ -66,7 +66,9 @@ def training_dict(outcome) -> dict:
         "total_bytes": sim["total_bytes"],
         "model_flops": sim["model_flops"],
         "recompute_flops": sim["recompute_flops"],
-        "per_rank": {key: sim[key] for key in ("end_s", "compute_s", "comm_s", "overlap_s", "exposed_s", "idle_s")},
+        "per_rank": {**{key: sim[key] for key in ("end_s", "compute_s", "comm_s", "overlap_s", "exposed_s", "idle_s")},
+                     "memory_peak_bytes": sim["memory"]["peak_bytes"],
+                     "memory_peak_by_category": sim["memory"]["peak_by_category"]},
         "expected": dict(rec.expected),
         "checks": check_dicts(rec.checks),
         "explanation": rec.notes,
@@ -94,7 +96,7 @@ def training_text(outcome) -> str:
             ("  recompute", f["recompute_s"]), ("  optimizer", f["optimizer_s"]), ("communication", f["communication_s"]),
             ("  overlapped with compute", f["overlapped_s"]), ("  exposed", f["exposed_communication_s"]))]),
         "",
-        f"memory at the peak ({fmt_memory(f['memory_peak_bytes'])} on the busiest rank): "
+        f"memory at the peak ({fmt_memory(f['memory_peak_bytes'])} on the busiest rank{_others(sim)}): "
         + ", ".join(f"{name} {fmt_memory(f['memory_peak_by_category'].get(name, 0))}" for name in CATEGORIES),
         f"collectives: {_algorithms(result.facts)}; {fmt_count(sim['messages'])} messages, {fmt_bytes(sim['total_bytes'])}"
         f" in {meta.get('buckets', 0)} buckets",
@@ -104,6 +106,14 @@ def training_text(outcome) -> str:
     if rec.notes:
         lines += [""] + [f"  {note}" for note in rec.notes]
     return "\n".join(lines)
+
+
+def _others(sim: dict) -> str:
+    """'; every rank the same', or the range of the ranks' peaks (per rank in --json)."""
+    peaks = sim["memory"]["peak_bytes"]
+    if len(set(peaks)) <= 1:
+        return "; every rank the same"
+    return f"; the least {fmt_memory(min(peaks))}"
 
 
 def _setup(result) -> str:
