@@ -63,6 +63,10 @@ class DeadlockError(SimulationError):
     """Processes wait on each other (or on messages never sent); nothing can run."""
 
 
+class LinkFailureError(SimulationError):
+    """A cable failed and two ranks that still talk have no other route between them."""
+
+
 class OutOfMemoryError(SimulationError):
     """An allocation would exceed a device's capacity. Besides the message, what is known of it: the rank,
     the time, what was being allocated (its category and size), and what the device held by category."""

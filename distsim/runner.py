@@ -16,7 +16,7 @@ import numpy as np
 from distsim.collectives.tuner import Tier, Tiers
 from distsim.devices import apply_slowdowns, device_of
 from distsim.engine import Phantom, Tensor, World, faults
-from distsim.errors import ScenarioError, VerificationError
+from distsim.errors import LinkFailureError, ScenarioError, VerificationError
 from distsim.hardware import Topology, build_topology
 from distsim.hardware.cluster import cluster_topology, node_ranks
 from distsim.hardware.topology import disconnected_endpoints
@@ -81,13 +81,14 @@ def run_communication(scenario: Scenario, strategy, where: Locations, monitor=No
     where_ranks = layout(scenario, strategy, where)
     verify = should_verify(scenario)
     world = World(
-        where_ranks.topology,
+        where_ranks.topology.copy() if scenario.cluster.failures else where_ranks.topology,
         where_ranks.ranks,
         where_ranks.placement,
         device_of(scenario.cluster),
         scenario.model.bytes_per_param,
         copies_payloads=verify,
         network=scenario.cluster.network_model,
+        failures=[(f.at, _node_name(f.cable[0]), _node_name(f.cable[1])) for f in scenario.cluster.failures],
     )
     apply_slowdowns(world, scenario)
     rng = np.random.default_rng(scenario.run.seed)
@@ -100,7 +101,10 @@ def run_communication(scenario: Scenario, strategy, where: Locations, monitor=No
     programs = faults.programs(strategy, job, world.ranks)  # the strategy's bugs are located (engine/faults.py)
     for rank, program in programs.items():
         world.spawn(rank, program)
-    results = world.run()
+    try:
+        results = world.run()
+    except LinkFailureError as error:  # say which line of the scenario failed the cable
+        raise _located(error, scenario, where) from None
     faults.check_returns(results, programs, _result_sizes(expected, n, p, strategy), world.ranks)
     if verify:
         _check_results(results, range(n), expected, world)
@@ -163,7 +167,7 @@ def layout(scenario: Scenario, strategy, where: Locations) -> Layout:
     in_nodes = scenario.cluster.nodes is not None
     ranks, placement, endpoints = _place_ranks(scenario.cluster.workers, strategy, where, in_nodes)
     if in_nodes:
-        return Layout(ranks, placement, cluster_topology(scenario.cluster, endpoints, where))
+        return _with_failures(Layout(ranks, placement, cluster_topology(scenario.cluster, endpoints, where)), scenario, where)
     net = scenario.cluster.network
     path = ("cluster", "network", "edges")
     problems = _edge_name_problems(net, endpoints, where)
@@ -174,7 +178,30 @@ def layout(scenario: Scenario, strategy, where: Locations) -> Layout:
     cut_off = disconnected_endpoints(topology)
     if cut_off:
         raise ScenarioError([where.problem(path, f"no cable connects {', '.join(cut_off)} to {endpoints[0]}")])
-    return Layout(ranks, placement, topology)
+    return _with_failures(Layout(ranks, placement, topology), scenario, where)
+
+
+def _located(error: LinkFailureError, scenario: Scenario, where: Locations) -> LinkFailureError:
+    for i, failure in enumerate(scenario.cluster.failures):
+        if "-".join(_node_name(end) for end in failure.cable) == getattr(error, "cable", None):
+            file, line, column = where.locate(("cluster", "failures", i))
+            spot = f"{file}:{line}:{column}" if line else file
+            return LinkFailureError(f"{spot}: cluster.failures.{i}: {error}")
+    return error
+
+
+def _with_failures(placed: "Layout", scenario: Scenario, where: Locations) -> "Layout":
+    """Every failing cable must be a cable of the topology (located error with did-you-mean)."""
+    problems = []
+    for i, failure in enumerate(scenario.cluster.failures):
+        u, v = (_node_name(end) for end in failure.cable)
+        if placed.topology.cable(u, v) is None:
+            cables = sorted(f"{a}-{b}" for a, b in placed.topology.graph.edges)
+            hint = suggest(f"{u}-{v}", cables) or suggest(f"{v}-{u}", cables)
+            problems.append(where.problem(("cluster", "failures", i, "cable"), f"no cable joins {u} and {v}{hint}"))
+    if problems:
+        raise ScenarioError(problems)
+    return placed
 
 
 def _edge_name_problems(net, endpoints: list[str], where: Locations) -> list:

@@ -315,3 +315,15 @@ def test_every_compute_op_takes_the_larger_of_its_two_roofs(ops, efficiency, ban
         roof = max(flops / (PEAK * efficiency), nbytes / bandwidth if bandwidth else 0.0)
         assert (start, end) == (now, now + roof)
         now = end
+
+
+def test_a_layer_chain_given_by_flops_runs_at_the_gpus_efficiency():
+    import distsim
+
+    text = ("cluster: {workers: 1, gpu: {flops: 1e12, efficiency: EFF}}\n"
+            "model: {layers: 4, layer: {fwd_flops: 1e9, activation: 1 MiB}}\nstrategy: {kind: store_all}\n")
+    full, half = (distsim.run(distsim.loads(text.replace("EFF", e))[0])[0] for e in ("1.0", "0.5"))
+    assert full.ok and half.ok
+    fwd = [(o.trace.ops["t_end"] - o.trace.ops["t_start"])[o.trace.ops["kind"] == o.trace.op_kinds.index("fwd")]
+           for o in (full, half)]
+    assert fwd[0].tolist() == [1e-3] * 4 and fwd[1].tolist() == [2e-3] * 4

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import distsim
+import distsim.errors
 from distsim.errors import ScenarioError
 
 GBIT = 1e9 / 8
@@ -243,3 +244,43 @@ def test_a_fast_trunk_is_drawn_busy_for_its_own_short_time():
     message, link, start, end = hop_spans(trace)
     trunk = np.array([trace.links[i].name in ("s0->s1", "s1->s0") for i in link])
     assert end[trunk] - start[trunk] == pytest.approx(np.full(trunk.sum(), 25e6 / (10_000 * GBIT)), rel=1e-9)
+
+
+# -- cables that fail ------------------------------------------------------------------------------
+
+def two_paths(model: str, at: str) -> str:
+    """w0, w1 on s0 and w2, w3 on s1, joined by two trunks: a direct one and one through s2."""
+    return (
+        f"cluster:\n  workers: 4\n"
+        f"  network: {{topology: graph, model: {model}, bandwidth: 100 Gbit/s, latency: 1 us, switches: [s0, s1, s2],\n"
+        f"    edges: [[0, s0], [1, s0], [2, s1], [3, s1], [s0, s1], [s0, s2], [s2, s1]]}}\n"
+        f"  failures: [{{cable: [s0, s1], at: {at}}}]\n"
+        "model: {params: 1000}\nstrategy: {kind: ring_allreduce}\n"
+    )
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_failed_trunk_reroutes_messages_sent_after_it(model):
+    before = run(two_paths(model, "1 s"))  # fails after the run: nothing changes
+    after = run(two_paths(model, "0 s"))  # fails at once: w1->w2 and w3->w0 take the way through s2
+    assert not before.trace.reroutes and after.trace.reroutes
+    names = {tuple(after.trace.links[i].name for i in route) for _, _, _, route in after.trace.reroutes}
+    assert ("w1->s0", "s0->s2", "s2->s1", "s1->w2") in names
+    one_more_hop = 1e-6  # each crossing step now has one more cable's latency on the chain
+    assert after.trace.makespan > before.trace.makespan + one_more_hop
+    assert after.result.verified and after.reconciliation.ok
+    assert any(note.startswith("failures:") for note in after.reconciliation.notes)
+    busy = dict(zip((link.name for link in after.trace.links), after.trace.link_bytes()))
+    assert busy["s0->s1"] == 0 and busy["s0->s2"] > 0
+
+
+def test_a_failure_that_cuts_two_ranks_apart_stops_the_run_naming_the_cable():
+    text = two_paths("cut_through", "0 s").replace("[s0, s2], [s2, s1]", "[s2, s1], [s2, 3]")
+    with pytest.raises(distsim.errors.LinkFailureError, match=r"f.yaml:5:\d+: cluster.failures.0: cable s0-s1 failed at t=0 s and w1 can no longer reach w2"):
+        run(text, "f.yaml")
+
+
+def test_a_failing_cable_must_exist():
+    text = two_paths("cut_through", "0 s").replace("cable: [s0, s1]", "cable: [s0, s3]")
+    with pytest.raises(ScenarioError, match=r"cluster\.failures\.0\.cable: no cable joins s0 and s3"):
+        distsim.loads(text, "f.yaml")

@@ -57,14 +57,10 @@ def message_delays(trace: Trace) -> Delays:
     by_link = np.zeros(len(trace.links) + 1)
     if not len(m):
         return Delays(0.0, by_link, 0)
-    nodes = len(trace.nodes)
-    codes = sorted(a * nodes + b for a, b in trace.routes)
-    latency, per_byte = _route_costs(trace, codes)
-    codes_array = np.array(codes, dtype=np.int64)
-    place = np.asarray(trace.placement, dtype=np.int64)
+    latency, per_byte = _route_costs(trace, trace.route_list())
     delayed = 0
     for part in m.slices(("src", "dst", "nbytes", "t_send", "t_arrive", "blocked_by"), CHUNK):
-        route = np.searchsorted(codes_array, place[part["src"]] * nodes + place[part["dst"]])
+        route = trace.route_ids(part["src"], part["dst"], part["t_send"])
         free = latency[route] + part["nbytes"] * per_byte[route]
         delay = part["t_arrive"] - part["t_send"] - free
         delay[delay <= DELAY_TOLERANCE * free] = 0.0
@@ -73,12 +69,11 @@ def message_delays(trace: Trace) -> Delays:
     return Delays(float(by_link.sum()), by_link, delayed)
 
 
-def _route_costs(trace: Trace, codes: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Per route (in ``codes`` order): its latency, and seconds per byte on an idle network."""
-    nodes = len(trace.nodes)
-    latency, per_byte = np.empty(len(codes)), np.empty(len(codes))
-    for k, code in enumerate(codes):
-        links = [trace.links[i] for i in trace.routes[divmod(code, nodes)]]
+def _route_costs(trace: Trace, routes: list[tuple[int, ...]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per route: its latency, and seconds per byte on an idle network."""
+    latency, per_byte = np.empty(len(routes)), np.empty(len(routes))
+    for k, ids in enumerate(routes):
+        links = [trace.links[i] for i in ids]
         latency[k] = sum(link.latency for link in links)
         if trace.network == "store_and_forward":
             per_byte[k] = sum(1.0 / link.bandwidth for link in links)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from distsim.bench import ring
-from distsim.bench.measure import in_child, report
+from distsim.bench.measure import alternating, report
 from distsim.fmt import fmt_bytes, fmt_count, fmt_time
 from distsim.report.tables import table
 
@@ -58,12 +58,7 @@ def collectives_suite(sizes=(1024,), repeat: int = 3, progress: Callable[[str], 
     """One row per n (GPUs, a multiple of 8): medians of alternating measurements."""
     rows = []
     for n in sizes:
-        bare, ours = [], []
-        for i in range(repeat):
-            if progress:
-                progress(f"hierarchical n={n}: repetition {i + 1}/{repeat}")
-            bare.append(in_child(__name__, "bare", n))
-            ours.append(in_child(__name__, "hierarchical", n))
+        bare, ours = alternating(__name__, ("bare", "hierarchical"), n, repeat, progress)
         b, o = statistics.median(r["wall_s"] for r in bare), statistics.median(r["wall_s"] for r in ours)
         rows.append({"suite": "collectives", "n": n, "nodes": n // PER_NODE, "messages": ours[0]["messages"],
                      "repeat": repeat, "bare_wall_s": b, "distsim_wall_s": o, "ratio": o / b,

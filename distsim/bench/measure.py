@@ -18,6 +18,18 @@ def in_child(module: str, *args: object) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def alternating(module: str, kinds: tuple[str, ...], n: int, repeat: int, progress=None) -> list[list[dict]]:
+    """``repeat`` rounds of one child per kind, in turn (so load on the machine falls on each alike):
+    the rows of each kind, in ``kinds`` order."""
+    rows: list[list[dict]] = [[] for _ in kinds]
+    for i in range(repeat):
+        if progress:
+            progress(f"{module.rsplit('.', 1)[-1]} n={n}: repetition {i + 1}/{repeat}")
+        for kind, found in zip(kinds, rows):
+            found.append(in_child(module, kind, n))
+    return rows
+
+
 def peak_rss() -> int:
     """This process's peak resident memory in bytes (Linux reports KiB); includes the interpreter and numpy."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

@@ -20,7 +20,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from distsim.bench.measure import in_child, report
+from distsim.bench.measure import alternating, report
 from distsim.fmt import fmt_bytes, fmt_count, fmt_time
 from distsim.report.tables import table
 
@@ -73,16 +73,7 @@ KINDS = {"bare": bare_loop, "ring": ring, "flow": lambda n: ring(n, model="flow"
 
 def ring_suite(sizes=(64, 256, 1024), repeat: int = 3, progress: Callable[[str], None] | None = None, **_) -> list[dict]:
     """One row per n: medians of ``repeat`` alternating measurements of the baseline and of distsim."""
-    rows = []
-    for n in sizes:
-        bare, ours = [], []
-        for i in range(repeat):
-            if progress:
-                progress(f"ring n={n}: repetition {i + 1}/{repeat}")
-            bare.append(in_child(__name__, "bare", n))
-            ours.append(in_child(__name__, "ring", n))
-        rows.append(_row(n, bare, ours))
-    return rows
+    return [_row(n, *alternating(__name__, ("bare", "ring"), n, repeat, progress)) for n in sizes]
 
 
 def _row(n: int, bare: list[dict], ours: list[dict]) -> dict:
@@ -125,12 +116,7 @@ def flow_suite(sizes=(64, 256, 1024), repeat: int = 3, progress: Callable[[str],
     """One row per n: the ring all-reduce as flows against the default (cut-through) model, alternating."""
     rows = []
     for n in sizes:
-        circuit, flows = [], []
-        for i in range(repeat):
-            if progress:
-                progress(f"flow n={n}: repetition {i + 1}/{repeat}")
-            circuit.append(in_child(__name__, "ring", n))
-            flows.append(in_child(__name__, "flow", n))
+        circuit, flows = alternating(__name__, ("ring", "flow"), n, repeat, progress)
         c, f = (statistics.median(r["wall_s"] for r in runs) for runs in (circuit, flows))
         rows.append({
             "suite": "flow", "n": n, "messages": flows[0]["messages"], "repeat": repeat,

@@ -40,6 +40,15 @@ class Channel(tuple):
     def __new__(cls, path, on_network: bool = True):
         return super().__new__(cls, (path, [], [], on_network))
 
+    def with_path(self, path, on_network: bool) -> "Channel":
+        """The same mailboxes on another path (a failure changed or cut the route)."""
+        return tuple.__new__(Channel, (path, self[1], self[2], on_network))
+
+    @property
+    def is_local(self) -> bool:
+        """Between two ranks on one node (no path at all)."""
+        return not self[3] and self[0] is None
+
     @property
     def arrivals(self) -> list:
         return self[1]
@@ -75,7 +84,8 @@ def endpoint(world, rank: int):
         if world.placement[src] == world.placement[dst]:
             channel = Channel(None, on_network=False)
         else:
-            channel = Channel(world.network.path(world.route(src, dst)))
+            route = world.route(src, dst)
+            channel = Channel(world.network.path(route)) if route is not None else Channel(world.cuts[-1], on_network=False)
         contexts[src].outgoing[dst] = channel
         contexts[dst].incoming[src] = channel
         return channel
@@ -109,8 +119,10 @@ def endpoint(world, rank: int):
             code = phase_codes[phase] = world.trace.code(phases, phase)
         if on_network:
             transmit(rank, dst, tensor.size * bytes_per_element, code, step, now, path, event)
-        else:  # same node: a local copy, there at once
+        elif path is None:  # same node: a local copy, there at once
             heappush(queue_heap, (now, NORMAL, next(event_ids), event))
+        else:  # a failed cable cut the route (engine/failures.py)
+            raise path.error(world, rank, dst)
         if src < 0:
             return None
         # recv(src), inlined: a Python call costs ~5% of a whole message here.

@@ -33,6 +33,7 @@ import simpy
 from distsim.engine.calendar import Calendar
 from distsim.engine.context import Context
 from distsim.engine.events import fire
+from distsim.engine.failures import schedule_failure
 from distsim.engine.network import DEFAULT, build_network
 from distsim.engine import streams
 from distsim.engine.process import RankProcess
@@ -63,6 +64,7 @@ class World:
         bytes_per_element: int,
         copies_payloads: bool = True,
         network: str = DEFAULT,
+        failures: list[tuple[float, str, str]] = (),
     ):
         self.env = simpy.Environment()
         self.copies_payloads = copies_payloads  # False when tensors are phantoms: nothing to copy
@@ -84,12 +86,19 @@ class World:
         self.contexts.extend(Context(self, rank) for rank in range(len(ranks)))
         self._processes: dict[int, simpy.Process] = {}
         self._finished: dict[int, float] = {}
+        self.cuts: list = []  # the failures so far (engine/failures.py)
+        for at, u, v in failures:  # cables that fail during the run
+            schedule_failure(self, at, u, v)
 
     def route(self, src_rank: int, dst_rank: int):
-        """The topology's route between two ranks' nodes; noted in the trace."""
+        """The topology's route between two ranks' nodes, noted in the trace (None: a failure cut them apart).
+
+        A pair's first route is the one in ``trace.routes``; one that a failure changed later
+        is in ``trace.reroutes``, so the trace knows the route of every message."""
         a, b = self.placement[src_rank], self.placement[dst_rank]
         route = self.topology.route(a, b)
-        self.trace.routes[(a, b)] = route.links
+        if route is not None:
+            self.trace.routes.setdefault((a, b), route.links)
         return route
 
     def spawn(self, rank: int, program) -> None:
@@ -99,6 +108,10 @@ class World:
         process = RankProcess(self.env, program, self.ranks[rank])
         process.callbacks.append(lambda _event, rank=rank: self._finished.__setitem__(rank, self.env.now))
         self._processes[rank] = process
+
+    def running(self) -> bool:
+        """Whether any rank's process is still going."""
+        return any(process.is_alive for process in self._processes.values())
 
     def progress(self) -> tuple[float, int, int]:
         """(simulated time, messages, ops) so far: cheap, and safe to read from another thread."""

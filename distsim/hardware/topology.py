@@ -15,6 +15,7 @@ and the two halves sum back to alpha exactly.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import networkx as nx
@@ -45,21 +46,48 @@ class Topology:
             for a, b in ((u, v), (v, u)):
                 self._link_id[(a, b)] = len(self.links)
                 self.links.append(LinkInfo(len(self.links), f"{a}->{b}", a, b, data["bandwidth"], data["latency"]))
-        self._routes: dict[tuple[int, int], Route] = {}
+        self._routes: dict[tuple[int, int], Route | None] = {}
+        self.failed: set[int] = set()  # ids of links whose cable has failed
 
-    def route(self, a: int, b: int) -> Route:
-        """The route from endpoint ``a`` to endpoint ``b`` (cached)."""
+    def route(self, a: int, b: int) -> Route | None:
+        """The route from endpoint ``a`` to endpoint ``b`` (cached); None when a failure cut them apart."""
         key = (a, b)
-        route = self._routes.get(key)
-        if route is None:
+        try:
+            return self._routes[key]
+        except KeyError:
             route = self._routes[key] = self._shortest(a, b)
-        return route
+            return route
 
-    def _shortest(self, a: int, b: int) -> Route:
+    def _shortest(self, a: int, b: int) -> Route | None:
         src, dst = self.endpoints[a], self.endpoints[b]
-        path = self.router(src, dst) if self.router else nx.shortest_path(self.graph, src, dst)
-        ids = tuple(self._link_id[(u, v)] for u, v in zip(path, path[1:]))
+        try:
+            path = self.router(src, dst) if self.router else nx.shortest_path(self.graph, src, dst)
+            ids = tuple(self._link_id[(u, v)] for u, v in zip(path, path[1:]))
+            if self.failed and self.failed.intersection(ids):  # the fabric reroutes round a failed cable
+                path = nx.shortest_path(self.graph, src, dst)
+                ids = tuple(self._link_id[(u, v)] for u, v in zip(path, path[1:]))
+        except nx.NetworkXNoPath:
+            if not self.failed:
+                raise
+            return None
         return Route(ids, min(self.links[i].bandwidth for i in ids), sum(self.links[i].latency for i in ids))
+
+    def cable(self, u: str, v: str) -> tuple[int, int] | None:
+        """The two link ids of the cable between nodes ``u`` and ``v`` (None: no such cable)."""
+        forward, back = self._link_id.get((u, v)), self._link_id.get((v, u))
+        return None if forward is None else (forward, back)
+
+    def copy(self) -> "Topology":
+        """The same topology with a graph and routes of its own (for a run whose cables fail)."""
+        twin = copy.copy(self)
+        twin.graph, twin._routes, twin.failed = self.graph.copy(), {}, set()
+        return twin
+
+    def fail(self, u: str, v: str) -> None:
+        """The cable between ``u`` and ``v`` fails: routes found from now on avoid it."""
+        self.failed.update(self.cable(u, v))
+        self.graph.remove_edge(u, v)
+        self._routes.clear()
 
 
 def build_topology(kind: str, endpoints: list[str], bandwidth: float, latency: float, edges=()) -> Topology:

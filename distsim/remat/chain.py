@@ -3,8 +3,9 @@
 Conventions (docs/rematerialization.md):
 
 * activation sizes are whole bytes; a_0 (the input) has the size of layer 1's activation;
-* a layer's forward time is ``fwd_time``, else ``fwd_flops`` / ``gpu.flops``;
-* its backward time is ``bwd_time``, else ``bwd_flops`` / ``gpu.flops``, else twice its
+* a layer's forward time is ``fwd_time``, else ``fwd_flops`` / (``gpu.flops`` x ``gpu.efficiency``),
+  the device's compute roof (docs/model.md; efficiency 1 unless the scenario sets it);
+* its backward time is ``bwd_time``, else ``bwd_flops`` over the same, else twice its
   forward time (the usual estimate: the backward pass does about twice the forward's work).
 """
 
@@ -57,7 +58,7 @@ class Chain:
         """The chain of a scenario that passed :func:`chain_problems` (layers given, times known)."""
         model, cluster = scenario.model, scenario.cluster
         layers = layer_list(model)
-        flops_per_s = cluster.gpu.flops
+        flops_per_s = cluster.gpu.flops * cluster.gpu.efficiency  # x 1.0 is exact: f / F as before
         fwd = [0.0] + [_seconds(l.fwd_time, l.fwd_flops, flops_per_s) for l in layers]
         bwd = [0.0] + [
             _seconds(l.bwd_time, l.bwd_flops, flops_per_s, default=2 * f) for l, f in zip(layers, fwd[1:])

@@ -42,11 +42,8 @@ def message_routes(trace: Trace) -> tuple[np.ndarray, np.ndarray]:
     m = trace.messages
     if not len(m):
         return np.zeros((0, 1), dtype=np.int64), np.zeros(0)
-    place = np.asarray(trace.placement, dtype=np.int64)
-    n_nodes = len(trace.nodes)
-    pair = place[m["src"]] * n_nodes + place[m["dst"]]
-    unique, inverse = np.unique(pair, return_inverse=True)
-    routes = [trace.routes[divmod(int(code), n_nodes)] for code in unique]
+    routes = trace.route_list()
+    inverse = trace.route_ids(m["src"], m["dst"], m["t_send"])
     hops = max(len(r) for r in routes)
     table = np.full((len(routes), hops), -1, dtype=np.int64)
     bandwidth = np.empty(len(routes))

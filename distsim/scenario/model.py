@@ -86,6 +86,13 @@ class Disk(Section):
     bandwidth: Bandwidth | None = Field(None, description="unset: transfers cost only their latency")
 
 
+class CableFailure(Section):
+    """A cable that fails during the run (both directions): messages sent from then on are routed round it."""
+
+    cable: tuple[int | str, int | str] = Field(description="its two ends, as the topology names them: workers (0, 'w0'), switches, NICs")
+    at: Seconds = Field(description="when it fails (simulated time)")
+
+
 class Cluster(Section):
     """The hardware: a flat cluster (workers and a network) or nodes of GPUs (nodes, intra, inter, or a preset)."""
 
@@ -107,6 +114,10 @@ class Cluster(Section):
     )
     memory: MemoryTier = MemoryTier()
     disk: Disk = Disk()
+    failures: list[CableFailure] = Field(
+        [], description="cables that fail during the run; where the topology has another path the traffic takes it, "
+        "otherwise the run stops (exit 3) naming the cable and the ranks it cut apart"
+    )
 
     _nodes = model_validator(mode="wrap")(resolve_cluster)
 

@@ -83,6 +83,8 @@ class Trace:
     streams: list[str] = field(default_factory=lambda: list(STREAMS))  # stream code -> name (ops' "stream")
     memory: Table = field(default_factory=lambda: Table(MEMORY_FIELDS))  # memory by category over time (trace/memory.py)
     routes: dict[tuple[int, int], tuple[int, ...]] = field(default_factory=dict)  # node pair -> link ids
+    # Routes a cable failure changed: (time, node a, node b, link ids); messages sent from then on took them.
+    reroutes: list[tuple[float, int, int, tuple[int, ...]]] = field(default_factory=list)
     makespan: float = 0.0
     meta: dict = field(default_factory=dict)
     network: str = "cut_through"  # the network model that timed the messages (docs/model.md)
@@ -120,11 +122,41 @@ class Trace:
             self._pairs = (len(m), {divmod(key, ranks): int(value) for key, value in sorted(totals.items())})
         return self._pairs[1]
 
+    def route_list(self) -> list[tuple[int, ...]]:
+        """Every route messages took: the first route of each node pair (in pair order), then the reroutes."""
+        nodes = len(self.nodes)
+        return [self.routes[divmod(code, nodes)] for code in self._route_codes()] + [r[3] for r in self.reroutes]
+
+    def route_ids(self, src: np.ndarray, dst: np.ndarray, t_send: np.ndarray) -> np.ndarray:
+        """For each message, the index in :meth:`route_list` of the route it was sent on."""
+        nodes = len(self.nodes)
+        codes = np.asarray(self._route_codes(), dtype=np.int64)
+        place = np.asarray(self.placement, dtype=np.int64)
+        pair = place[src] * nodes + place[dst]
+        ids = np.searchsorted(codes, pair)
+        for k, (time, a, b, _) in enumerate(self.reroutes):  # later reroutes of a pair override earlier ones
+            ids[(pair == a * nodes + b) & (t_send >= time)] = len(codes) + k
+        return ids
+
+    def _route_codes(self) -> list[int]:
+        nodes = len(self.nodes)
+        return sorted(a * nodes + b for a, b in self.routes)
+
     def link_bytes(self) -> np.ndarray:
         """Bytes carried by each link (indexed by link id): every message crosses every link of its route."""
         totals = np.zeros(len(self.links), dtype=np.float64)
-        for (src, dst), nbytes in self.pair_bytes().items():
-            for link in self.routes.get((self.placement[src], self.placement[dst]), ()):
+        if not self.reroutes:  # one route per pair: add up per rank pair
+            for (src, dst), nbytes in self.pair_bytes().items():
+                for link in self.routes.get((self.placement[src], self.placement[dst]), ()):
+                    totals[link] += nbytes
+            return totals
+        routes = self.route_list()
+        per_route = np.zeros(len(routes))
+        for part in self.messages.slices(("src", "dst", "nbytes", "t_send"), CHUNK):
+            ids = self.route_ids(part["src"], part["dst"], part["t_send"])
+            per_route += np.bincount(ids, weights=part["nbytes"], minlength=len(routes))
+        for route, nbytes in zip(routes, per_route.tolist()):
+            for link in route:
                 totals[link] += nbytes
         return totals
 

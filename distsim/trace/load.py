@@ -45,6 +45,7 @@ def write_layout(trace: Trace, directory: Path) -> Path:
         "op_kinds": trace.op_kinds,
         "streams": trace.streams,
         "routes": [[a, b, list(links)] for (a, b), links in sorted(trace.routes.items())],
+        "reroutes": [[t, a, b, list(links)] for t, a, b, links in trace.reroutes],
         "makespan": trace.makespan,
         "network": trace.network,
         "meta": trace.meta,
@@ -80,6 +81,7 @@ def load_trace(directory: Path) -> Trace:
             ranks=list(layout["ranks"]), placement=list(layout["placement"]), nodes=list(layout["nodes"]), links=links,
             phases=list(layout["phases"]), op_kinds=list(layout["op_kinds"]), streams=list(layout.get("streams", STREAMS)),
             routes={(a, b): tuple(ids) for a, b, ids in layout["routes"]},
+            reroutes=[(float(t), a, b, tuple(ids)) for t, a, b, ids in layout.get("reroutes", [])],
             makespan=float(layout["makespan"]), meta=dict(layout.get("meta", {})),
             network=str(layout.get("network", "cut_through")),
         )
