@@ -202,3 +202,9 @@ def test_a_layer_list_runs_a_step_under_every_stage(tmp_path, capsys):
             main(["run", str(path)])
         out = capsys.readouterr().out
         assert exited.value.code == 0 and "a model of 3 layers, 150,000 parameters" in out, out
+
+
+def test_every_problem_of_a_step_is_reported_at_once():
+    with pytest.raises(ScenarioError) as caught:
+        distsim.loads(step_yaml(zero=2, algorithm="tree", remat="{kind: checkpoint_every_k, k: 9}"))
+    assert {p.path for p in caught.value.problems} == {("strategy", "algorithm"), ("strategy", "remat", "k")}

@@ -89,31 +89,36 @@ class TrainJob:
 
 
 def fits_training(scenario, strategy, spec, where) -> list:
-    """Located problems: no model layers, a schedule or algorithm that cannot run, ranks that cannot be placed."""
+    """Located problems, all of them: no model layers, no network, a schedule or algorithm that cannot run, ranks
+    that cannot be placed."""
     problems, origin = [], spec.origin
     model = scenario.model
-    if getattr(model, "kind", None) != "transformer" and not model.per_layer and model.layer is None:
+    described = getattr(model, "kind", None) == "transformer" or bool(model.per_layer) or model.layer is not None
+    if not described:
         problems.append(where.problem(("model",), "a training step needs the model's layers: a preset "
                                       "(model: {preset: gpt-7b}), a transformer's shape (kind: transformer) or a layer list",
                                       at_key=True))
-    if scenario.cluster.workers > 1 and scenario.cluster.network is None and scenario.cluster.nodes is None:
+    networked = scenario.cluster.workers == 1 or scenario.cluster.network is not None or scenario.cluster.nodes is not None
+    if not networked:
         problems.append(where.problem(("cluster",), "missing required key 'network' (the ranks exchange gradients)", at_key=True))
     remat, found, invalid = remat_of(strategy)
     problems += [where.problem(origin + path, message) for path, message in found]
     if invalid is not None:
         problems += problems_from_validation(invalid, where, _remat_params_class(strategy), prefix=origin + ("remat",))
-    problems += [where.problem(origin + path, message) for path, message in strategy.algorithm_problems()]
-    if problems:
-        return problems
-    strategy.remat = remat  # built once, with the step's strategy
-    layers = layers_of(model)
-    problems += [where.problem(origin + ("remat",) + (name,), message)
-                 for name, message in faults.call(remat.problems, "problems()", chain_of(layers, scenario.cluster))]
-    try:
-        where_ranks = layout(scenario, strategy, where)
-    except ScenarioError as error:  # names in a graph, unconnected endpoints
-        return problems + list(error.problems)
-    problems += _algorithm_refusals(scenario, strategy, spec, where, where_ranks)
+    algorithm = strategy.algorithm_problems()
+    problems += [where.problem(origin + path, message) for path, message in algorithm]
+    if remat is not None and described:
+        strategy.remat = remat  # built once, with the step's strategy
+        chain = chain_of(layers_of(model), scenario.cluster)
+        problems += [where.problem(origin + ("remat", name), message)
+                     for name, message in faults.call(remat.problems, "problems()", chain)]
+    if networked:
+        try:
+            where_ranks = layout(scenario, strategy, where)
+        except ScenarioError as error:  # names in a graph, unconnected endpoints
+            return problems + list(error.problems)
+        if not algorithm:
+            problems += _algorithm_refusals(scenario, strategy, spec, where, where_ranks)
     return problems
 
 
