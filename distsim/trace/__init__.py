@@ -92,8 +92,8 @@ class Trace:
 
     def maybe_flush(self) -> None:
         """Move packed rows into their columns when enough have piled up (the engine calls this between instants)."""
-        self.messages.maybe_flush()
-        self.hops.maybe_flush()
+        for table in (self.messages, self.hops, self.ops, self.memory):
+            table.maybe_flush()
 
     def code(self, names: list[str], name: str) -> int:
         """Small integer code of a phase or op-kind name, adding it on first use."""
