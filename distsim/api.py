@@ -12,21 +12,17 @@ strategy processes -> Trace -> Reconciliation.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from distsim.analysis import Inputs, Reconciliation, reconcile
-from distsim.analysis.collectives import CollectiveCall
-from distsim.analysis.platform import Platform
+from distsim.analysis import Reconciliation
+from distsim.communication import inputs_for, platform_of  # noqa: F401  (part of the API)
 from distsim.errors import OutOfMemoryError, ScenarioError, StrategyBug
-from distsim.hardware.cluster import link_figures
-from distsim.remat.run import analyze_rematerialization, fits_rematerialization, run_rematerialization
-from distsim.runner import RunResult, layout, run_communication
-from distsim.runner import nodes_and_tiers
+from distsim.kinds import KINDS, RunKind
+from distsim.runner import RunResult
 from distsim.scenario import Locations, Scenario, StrategySpec, load_scenario, parse_scenario
 from distsim.scenario.problems import problems_from_validation, sort_problems, suggest
 from distsim.strategies import UnknownStrategy, available, get
@@ -54,97 +50,89 @@ class Outcome:
         return self.result.strategy.family
 
     @property
+    def run_kind(self) -> RunKind:
+        """Its entry of the run-kind table: how it is checked and shown."""
+        return KINDS[self.family]
+
+    @property
     def ok(self) -> bool:
         return self.failure is None and self.reconciliation.ok
 
 
 @dataclass(frozen=True)
-class Family:
-    """How to run and analyze one family of strategies (gradient exchange, rematerialization, ...)."""
+class Prepared:
+    """A scenario ready to run: loaded, checked, and its strategies built (once) and fitted to it."""
 
-    simulate: Callable  # (scenario, strategy, where, monitor=None) -> RunResult
-    analyze: Callable  # (result: RunResult, scenario, strategy) -> Reconciliation
-    fits: Callable  # (scenario, strategy, spec, where) -> list[Problem]: what the family needs
-
-
-def _fits_communication(scenario: Scenario, strategy, spec: StrategySpec, where: Locations) -> list:
-    problems = []
-    if scenario.cluster.workers < strategy.min_workers:
-        problems.append(where.problem(("cluster", "workers"), f"{spec.kind} needs at least {strategy.min_workers} workers, got {scenario.cluster.workers}"))
-    if scenario.model.params is None:
-        problems.append(where.problem(("model",), f"missing required key 'params' (the gradient size {spec.kind} exchanges)", at_key=True))
-    if scenario.cluster.network is None and scenario.cluster.nodes is None:
-        problems.append(where.problem(("cluster",), f"missing required key 'network' ({spec.kind} sends messages)", at_key=True))
-    if not problems:  # the ranks must have a place on the network: names in a graph, connected endpoints
-        try:
-            where_ranks = layout(scenario, strategy, where)
-        except ScenarioError as error:
-            problems += error.problems
-    if not problems and hasattr(strategy, "problems"):  # what this strategy's own parameters cannot do on this cluster
-        nodes, _ = nodes_and_tiers(scenario, where_ranks)
-        for path, message in strategy.problems(scenario.cluster.workers, scenario.model.params, nodes):
-            at = spec.origin + path if path else ("model", "params")
-            problems.append(where.problem(at, message))
-    return problems
+    scenario: Scenario
+    where: Locations
+    strategies: tuple
 
 
-FAMILIES: dict[str, Family] = {
-    "communication": Family(
-        simulate=run_communication,
-        analyze=lambda result, scenario, strategy: reconcile(result.trace, inputs_for(scenario, strategy, result)),
-        fits=_fits_communication,
-    ),
-    "rematerialization": Family(
-        simulate=run_rematerialization,
-        analyze=analyze_rematerialization,
-        fits=fits_rematerialization,
-    ),
-}
+def prepare(source: str | Path, text: str | None = None) -> Prepared:
+    """Read a scenario file (or ``text``, named ``source``), check it and build every strategy it names
+    once: the loader's check of the strategies as written builds them, and the same objects run."""
+    built: dict[tuple, object] = {}
+
+    def check(specs: list[StrategySpec], where: Locations) -> list:
+        problems = []
+        for spec in specs:
+            built[spec.origin], found = _build_strategy(spec, where)
+            problems += found
+        return problems
+
+    if text is None:
+        scenario, where = load_scenario(source, check=check)
+    else:
+        scenario, where = parse_scenario(text, str(source), check=check)
+    strategies = _fitted(scenario, where, [(spec, built[spec.origin]) for spec in scenario.strategy])
+    return Prepared(scenario, where, tuple(strategies))
 
 
 def load(source: str | Path) -> tuple[Scenario, Locations]:
     """Read a scenario file and check every strategy it names (ScenarioError lists every problem)."""
-    scenario, where = load_scenario(source, check=check_strategies)
-    build_strategies(scenario, where)
-    return scenario, where
+    prepared = prepare(source)
+    return prepared.scenario, prepared.where
 
 
 def loads(text: str, name: str = "<string>") -> tuple[Scenario, Locations]:
     """Like :func:`load`, from YAML text."""
-    scenario, where = parse_scenario(text, name, check=check_strategies)
-    build_strategies(scenario, where)
-    return scenario, where
+    prepared = prepare(name, text)
+    return prepared.scenario, prepared.where
 
 
-def run(source: str | Path | Scenario, where: Locations | None = None, on_progress=None, monitor=None,
+def run(source: str | Path | Scenario | Prepared, where: Locations | None = None, on_progress=None, monitor=None,
         keep_going: bool = False) -> list[Outcome]:
-    """Run every strategy of a scenario (a path, YAML already loaded, or a Scenario).
+    """Run every strategy of a scenario (a path, a :class:`Prepared` scenario, or a Scenario).
 
     ``on_progress(index, total, kind)`` is called before each strategy; ``monitor(world)``
     receives each simulated World before it runs (``World.progress()`` can be read from
     another thread while it does). A strategy that does not fit in memory raises
     OutOfMemoryError, unless ``keep_going``: then its outcome carries the error as
     ``failure`` and the next strategy runs (a comparison of schedules reports them all).
+    Strategies are built once per run: from a path or a Prepared scenario, the objects the
+    loader checked; from a Scenario, built here.
     """
     if isinstance(source, (str, Path)):
-        scenario, where = load(source)
+        source = prepare(source)
+    if isinstance(source, Prepared):
+        scenario, where, strategies = source.scenario, source.where, list(source.strategies)
     else:
         scenario, where = source, where or Locations("<scenario>")
-    strategies = build_strategies(scenario, where)
+        strategies = build_strategies(scenario, where)
     outcomes = []
     for index, (spec, strategy) in enumerate(zip(scenario.strategy, strategies)):
         if on_progress:
             on_progress(index, len(strategies), spec.kind)
-        family = FAMILIES[strategy.family]
+        kind = KINDS[strategy.family]
         try:
             with _naming(spec.kind, type(strategy)):
-                result = family.simulate(scenario, strategy, where, monitor=monitor)
+                result = kind.simulate(scenario, strategy, where, monitor=monitor)
         except OutOfMemoryError as error:
             if not keep_going:
                 raise
             outcomes.append(_did_not_fit(spec, scenario, strategy, error))
             continue
-        outcomes.append(Outcome(spec, result, family.analyze(result, scenario, strategy)))
+        outcomes.append(Outcome(spec, result, kind.analyze(result, scenario, strategy)))
     return outcomes
 
 
@@ -159,13 +147,22 @@ def _did_not_fit(spec: StrategySpec, scenario: Scenario, strategy, error: OutOfM
 
 def build_strategies(scenario: Scenario, where: Locations) -> list:
     """A strategy object per entry of ``strategy``, its parameters validated; located errors otherwise."""
-    problems, strategies = [], []
+    problems, built = [], []
     for spec in scenario.strategy:
         strategy, found = _build_strategy(spec, where)
         problems += found
+        built.append((spec, strategy))
+    return _fitted(scenario, where, built, problems)
+
+
+def _fitted(scenario: Scenario, where: Locations, built: list[tuple[StrategySpec, object]], problems=()) -> list:
+    """The built strategies, once each fits the scenario (its kind's ``fits``); ScenarioError lists every
+    problem (``problems``: those found building them)."""
+    problems, strategies = list(problems), []
+    for spec, strategy in built:
         if strategy is not None:
             with _naming(spec.kind, type(strategy)):
-                problems += FAMILIES[strategy.family].fits(scenario, strategy, spec, where)
+                problems += KINDS[strategy.family].fits(scenario, strategy, spec, where)
             strategies.append(strategy)
     if problems:
         raise ScenarioError(sort_problems(problems, main=where.file))
@@ -180,12 +177,6 @@ def _naming(kind: str, cls: type):
     except StrategyBug as bug:
         bug.strategy = bug.strategy or label(kind, cls)
         raise
-
-
-def check_strategies(specs: list[StrategySpec], where: Locations) -> list:
-    """Problems of the strategies as written (unknown kind, bad parameters); the loader calls this so
-    that they are reported together with the rest of the scenario's problems."""
-    return [problem for spec in specs for problem in _build_strategy(spec, where)[1]]
 
 
 def _build_strategy(spec: StrategySpec, where: Locations) -> tuple[object | None, list]:
@@ -203,56 +194,6 @@ def _build_strategy(spec: StrategySpec, where: Locations) -> tuple[object | None
         return None, problems_from_validation(exc, where, cls.Params, prefix=spec.origin)
     strategy.origin = spec.origin
     return strategy, []
-
-
-def inputs_for(scenario: Scenario, strategy, result: RunResult | None = None) -> Inputs:
-    """What the closed forms may know: the scenario's numbers, the strategy's parameters and,
-    when the run's layout is known, the platform (routes between ranks) — never the trace.
-
-    A cluster of nodes gives the one-hop figures of its fastest hop (see ``link_figures``);
-    its formulas use the platform's routes.
-    """
-    topology, bandwidth, latency = link_figures(scenario.cluster)
-    model = scenario.cluster.network_model
-    params = strategy.params
-    return Inputs(
-        kind=strategy.name,
-        workers=scenario.cluster.workers,
-        params=scenario.model.params,
-        bytes_per_param=scenario.model.bytes_per_param,
-        bandwidth=bandwidth,
-        latency=latency,
-        topology=topology,
-        flops=scenario.cluster.gpu.flops,
-        reduce_compute=getattr(params, "reduce_compute", False),
-        server=getattr(params, "server", "dedicated"),
-        network=model,
-        collective=_collective_call(scenario, strategy, result),
-        platform=platform_of(result.layout, model) if result is not None and result.layout else None,
-    )
-
-
-def platform_of(layout, model: str) -> Platform:
-    """The closed forms' view of a layout: links, and the route between two ranks' nodes."""
-    topology, placement = layout.topology, layout.placement
-
-    def route(src: int, dst: int) -> tuple[int, ...]:
-        a, b = placement[src], placement[dst]
-        return () if a == b else topology.route(a, b).links
-
-    return Platform(tuple(topology.links), route, model)
-
-
-def _collective_call(scenario: Scenario, strategy, result: RunResult | None) -> CollectiveCall | None:
-    """What a collective strategy runs (auto resolved as the run resolved it), for its closed forms."""
-    if not hasattr(strategy, "plan"):
-        return None
-    where_ranks = result.layout if result is not None and result.layout else layout(scenario, strategy, Locations("<inputs>"))
-    nodes, tiers = nodes_and_tiers(scenario, where_ranks)
-    n, p, s = scenario.cluster.workers, scenario.model.params, scenario.model.bytes_per_param
-    q = strategy.params
-    algorithm = strategy.plan(tiers, n, p * s)[0].algorithm
-    return CollectiveCall(q.op, algorithm, tuple(range(n)), p, s, q.root, q.channels, q.servers, nodes)
 
 
 def strategies() -> dict[str, type]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import pytest
@@ -39,3 +40,10 @@ def run_one(kind: str, workers: int, params: int, **options) -> distsim.Outcome:
 @pytest.fixture
 def run():
     return run_one
+
+
+@functools.lru_cache(maxsize=None)
+def bundled_outcomes(path) -> tuple:
+    """The outcomes of a bundled scenario, run once per test session: the bundled-scenario test and the golden
+    test both check them (a 64-GPU training step costs seconds; no need to simulate it twice)."""
+    return tuple(distsim.run(path))

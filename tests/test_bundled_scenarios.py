@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import distsim
+from conftest import bundled_outcomes
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
 
@@ -16,7 +17,7 @@ def test_bundled_scenario_runs_and_reconciles(path):
     scenario, where = distsim.load(path)
     if scenario.sweep:
         pytest.skip("a sweep: run by distsim sweep")
-    outcomes = distsim.run(scenario, where)
+    outcomes = bundled_outcomes(path)
     assert outcomes and all(o.ok for o in outcomes), [c for o in outcomes for c in o.reconciliation.checks if not c.ok]
 
 

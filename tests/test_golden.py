@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import distsim
-from conftest import scenario_yaml
+from conftest import bundled_outcomes, scenario_yaml
 from distsim.cli.main import main
 from distsim.errors import InputError
 from distsim.golden import FORMAT, compare, golden_path, golden_record, golden_values, read_golden, write_golden
@@ -27,7 +26,7 @@ def test_bundled_scenario_matches_its_golden_file(path):
     assert golden.exists(), (
         f"{path.name} has no golden file; after checking its output, write one with:\n"
         f"  distsim run scenarios/{path.name} --expect scenarios/golden/{golden.name} --update-golden")
-    runs = [outcome_dict(outcome) for outcome in distsim.run(path)]
+    runs = [outcome_dict(outcome) for outcome in bundled_outcomes(path)]
     assert compare(read_golden(golden), runs) == []
     assert all(run["ok"] for run in runs)
 

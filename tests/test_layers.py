@@ -20,6 +20,7 @@ FORBIDDEN = {
     "analysis": {"engine", "strategies", "collectives", "report", "cli", "api", "runner", "remat"},
     "report": {"engine", "collectives", "cli", "runner"},
     "remat": {"cli", "api", "report", "sweep"},
+    "training": {"cli", "api", "report", "sweep"},
     "workload": {"scenario", "hardware", "engine", "strategies", "collectives", "analysis", "report", "cli", "api", "runner",
                  "remat", "sweep"},
     "sweep": {"cli"},

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from distsim.bench.collectives import collectives_suite, collectives_table
 from distsim.bench.remat import remat_suite, remat_table
 from distsim.bench.ring import flow_suite, flow_table, ring_suite, ring_table
+from distsim.bench.step import step_suite, step_table
 from distsim.bench.sweep import sweep_suite, sweep_table
 
 SUITES: dict[str, tuple[Callable[..., list[dict]], Callable[[list[dict]], str]]] = {
@@ -21,6 +22,7 @@ SUITES: dict[str, tuple[Callable[..., list[dict]], Callable[[list[dict]], str]]]
     "remat": (remat_suite, remat_table),
     "sweep": (sweep_suite, sweep_table),
     "collectives": (collectives_suite, collectives_table),
+    "step": (step_suite, step_table),
 }
 
 __all__ = ["SUITES"]

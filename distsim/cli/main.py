@@ -25,7 +25,7 @@ from distsim.cli.sweep import sweep
 from distsim.cli.tradeoff import tradeoff
 from distsim.errors import DistsimError
 from distsim.fileio import atomic_directory
-from distsim.report.summary import exam_table, outcome_dict, run_text
+from distsim.report.summary import outcome_dict, run_text, summary_table
 
 EXIT_OK, EXIT_CHECK_FAILED = 0, 1  # bad input (2) and simulation failures (3) come from DistsimError.exit_code
 EXIT_SIMULATION = 3  # ... or from strategies that did not fit in memory, after every strategy was reported
@@ -70,11 +70,11 @@ def run(scenario: Path, as_json: bool, trace_out: Path | None, expect: Path | No
         body = runs[0] if len(runs) == 1 else {"scenario": str(scenario), "runs": runs, "ok": all(r["ok"] for r in runs)}
         click.echo(json.dumps(body, indent=2))
     else:
-        click.echo(_describe(outcomes[0].result.scenario, scenario))
+        click.echo(outcomes[0].run_kind.describe(outcomes[0].result.scenario, scenario))
         for outcome in outcomes:
             click.echo("\n" + run_text(outcome))
         if len(outcomes) > 1:
-            click.echo("\nsummary (from the simulated traces)\n" + _summary_table(outcomes))
+            click.echo("\nsummary (from the simulated traces)\n" + summary_table(outcomes))
     if any(o.failure is not None for o in outcomes):  # all were reported; those out of memory end it as exit 3
         for outcome in outcomes:
             if outcome.failure is not None:
@@ -98,12 +98,13 @@ def strategies() -> int:
 
 
 @cli.command()
-@click.option("--suite", type=click.Choice(["ring", "flow", "remat", "sweep", "collectives"]), default="ring", show_default=True,
+@click.option("--suite", type=click.Choice(["ring", "flow", "remat", "sweep", "collectives", "step"]), default="ring", show_default=True,
               help="ring: ring all-reduce vs a bare SimPy loop (add --sizes 2048,4096 for the large runs); flow: the same "
                    "ring as flows vs the default cut-through model; remat: every rematerialization schedule at L = 1000; "
                    "sweep: a 100-point sweep on 1 and 2 processes and on Dask; collectives: a hierarchical "
-                   "all-reduce on nodes of 8 GPUs (--sizes: GPUs) vs a bare loop.")
-@click.option("--sizes", default="64,256,1024", show_default=True, help="Comma-separated worker counts (ring, flow, collectives suites).")
+                   "all-reduce on nodes of 8 GPUs (--sizes: GPUs) vs a bare loop; step: one training step of "
+                   "scenarios/gpt7b_64gpu.yaml at 64 GPUs and scaled to the other --sizes, vs a bare loop.")
+@click.option("--sizes", default="64,256,1024", show_default=True, help="Comma-separated worker counts (ring, flow, collectives, step suites).")
 @click.option("--repeat", default=3, show_default=True, type=click.IntRange(1), help="Repetitions; medians are reported.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def bench(suite: str, sizes: str, repeat: int, as_json: bool) -> int:
@@ -128,31 +129,6 @@ def bench(suite: str, sizes: str, repeat: int, as_json: bool) -> int:
     rows = measure(sizes=counts, repeat=repeat, progress=progress)
     click.echo(json.dumps(rows, indent=2) if as_json else render(rows))
     return EXIT_OK
-
-
-def _summary_table(outcomes) -> str:
-    if all(o.family == "rematerialization" for o in outcomes):
-        from distsim.report.remat import remat_table
-
-        return remat_table(outcomes)
-    return exam_table([o for o in outcomes if o.family == "communication"])
-
-
-def _describe(scenario, path: Path) -> str:
-    net = scenario.cluster.network
-    model = scenario.model
-    if net is None and scenario.cluster.nodes is None:  # a layer chain on one worker (rematerialization)
-        from distsim.report.remat import remat_describe
-
-        return remat_describe(scenario, path)
-    if net is None:
-        from distsim.hardware.cluster import describe_cluster
-
-        hardware = describe_cluster(scenario.cluster)
-    else:
-        hardware = (f"{scenario.cluster.workers} workers on a {net.topology} network "
-                    f"({net.bandwidth * 8 / 1e9:.4g} Gbit/s, {net.latency * 1e6:.4g} us per hop)")
-    return f"{path}: {hardware}; gradient of {model.params:,} {model.dtype} parameters ({model.bytes_per_param} B each)"
 
 
 def _progress(index: int, total: int, kind: str) -> None:

@@ -42,7 +42,8 @@ def report(source: Path, output: Path) -> int:
         rows = read_sweep_csv(source)
         page, code = html.sweep_report(source.name, rows, _swept_columns(rows)), _sweep_code(rows)
     else:
-        scenario, where = api.load(source)
+        prepared = api.prepare(source)
+        scenario, where = prepared.scenario, prepared.where
         text = source.read_text(encoding="utf-8", errors="replace")
         if scenario.sweep:
             from distsim.sweep import run_sweep
@@ -51,7 +52,7 @@ def report(source: Path, output: Path) -> int:
                 rows = run_sweep((scenario, where), progress=progress).rows
             page, code = html.sweep_report(source.name, rows, list(scenario.sweep), text), _sweep_code(rows)
         else:
-            outcomes = api.run(scenario, where, on_progress=step_message, keep_going=True)
+            outcomes = api.run(prepared, on_progress=step_message, keep_going=True)
             page = html.run_report(source.name, text, outcomes, _tradeoff(source, outcomes))
             code = _run_code(outcomes)
     write_text(output, page)
@@ -82,7 +83,7 @@ def _tradeoff(source: Path, outcomes) -> tuple:
     from distsim.report import plots
     from distsim.report.html import Figure
 
-    if not any(o.family == "rematerialization" for o in outcomes) or not plots.has_tradeoff():
+    if not any(o.run_kind.tradeoff for o in outcomes) or not plots.has_tradeoff():
         return ()
     import tempfile
 

@@ -8,6 +8,7 @@ schedules without pulling in the executors. The rest is imported by path:
 ``distsim.remat.tradeoff`` (sweeps for the memory/time trade-off).
 """
 
-from distsim.remat.schedule import DISK, MEM, Builder, Op, Residency, Schedule, ScheduleError, peak_bytes
+from distsim.remat.schedule import BWD, DISK, FWD, LOAD, MEM, STORE, Builder, Op, Residency, Schedule, ScheduleError, peak_bytes
 
-__all__ = ["DISK", "MEM", "Builder", "Op", "Residency", "Schedule", "ScheduleError", "peak_bytes"]
+__all__ = ["BWD", "DISK", "FWD", "LOAD", "MEM", "STORE", "Builder", "Op", "Residency", "Schedule", "ScheduleError",
+           "peak_bytes"]

@@ -1,4 +1,4 @@
-"""The rematerialization family's three hooks for ``api.FAMILIES``: fits, simulate, analyze.
+"""The rematerialization kind's three hooks for the run-kind table (``kinds.KINDS``): fits, simulate, analyze.
 
 A schedule strategy writes its schedule for the scenario's chain; the SimPy
 executor times it (the trace is where every count comes from); the numpy

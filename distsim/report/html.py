@@ -23,7 +23,6 @@ from distsim.analysis.links import link_loads
 from distsim.errors import InputError
 from distsim.fmt import fmt_bytes, fmt_count, fmt_memory, fmt_time
 from distsim.report import plots
-from distsim.report.remat import does_not_fit
 from distsim.report.sources import derivation, link, source_text
 from distsim.report.swept import swept_facts
 
@@ -113,7 +112,7 @@ def _run_body(outcome) -> str:
     parts = [f"<p><strong>{escape(verdict)}</strong>. {_facts(outcome)}</p>"]
     if rec.checks:
         parts.append("<h3>Expected vs simulated</h3>"
-                     + _checks_table(rec.checks, result.kind, memory=outcome.family == "rematerialization"))
+                     + _checks_table(rec.checks, result.kind, memory=outcome.run_kind.memory_sizes))
     notes = list(rec.notes)
     loads = link_loads(trace) if len(trace.messages) else []
     if loads:
@@ -157,7 +156,7 @@ def _runs_table(outcomes) -> str:
 def _did_not_fit_body(outcome) -> str:
     """A strategy that ran out of memory: where and why, and its timeline until then (memory in use)."""
     trace, meta = outcome.trace, outcome.trace.meta
-    why = does_not_fit(meta) if outcome.family == "rematerialization" else "does not fit"
+    why = outcome.run_kind.did_not_fit(meta)
     parts = [f"<p><strong class=\"error\">{escape(why)}.</strong> "
              f"{escape(str(outcome.failure))}.</p>"]
     if meta.get("schedule"):

@@ -7,7 +7,7 @@ backward pass (recomputation); the initial forward pass is ``forward_pass_ops``.
 
 from __future__ import annotations
 
-from distsim.report.tables import check_table, table
+from distsim.report.tables import check_dicts, check_table, table
 from distsim.fmt import fmt_memory, fmt_count, fmt_time
 
 COUNTS = ("fwd_ops", "forward_pass_ops", "bwd_ops", "loadmem_ops", "loaddisk_ops", "storemem_ops", "storedisk_ops")
@@ -40,11 +40,7 @@ def remat_dict(outcome) -> dict:
         "peak_activation_bytes": sim["peak_activation_bytes"],
         "disk_peak_bytes": sim["disk_peak_bytes"],
         "expected": dict(rec.expected),
-        "checks": [
-            {"name": c.name, "expected": c.expected, "simulated": c.simulated, "ok": c.ok,
-             "status": c.status, "formula": c.formula, "source": c.source}
-            for c in rec.checks
-        ],
+        "checks": check_dicts(rec.checks),
         "explanation": rec.notes,
         "gradients_verified": result.verified,
         "wall_time_s": result.wall_seconds,

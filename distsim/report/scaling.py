@@ -77,7 +77,7 @@ def groups(rows: list[dict]) -> dict[tuple, list[dict]]:
     """Rows that differ only in n, in the order first seen: one line per group."""
     found: dict[tuple, list[dict]] = {}
     for row in rows:
-        if row["family"] == "communication" and not row["error"] and row["workers"]:
+        if row["bandwidth"] and not row["error"] and row["workers"]:  # rows that record the closed forms' inputs
             found.setdefault(tuple(row[c] for c in ("strategy", *INPUTS)) + (row.get("network"),), []).append(row)
     return found
 

@@ -7,18 +7,25 @@ and a few facts about the run) and format them.
 from __future__ import annotations
 
 from distsim.fmt import fmt_bytes, fmt_count, fmt_time
-from distsim.report.remat import remat_dict, remat_text
 from distsim.report.tables import check_table, table
 
 
 def outcome_dict(outcome) -> dict:
-    """The JSON object of one strategy run (its family decides the keys)."""
-    return FORMATS[outcome.family][0](outcome)
+    """The JSON object of one strategy run (its run kind decides the keys)."""
+    return outcome.run_kind.json(outcome)
 
 
 def run_text(outcome) -> str:
-    """A short summary and the reconciliation table of one run (its family decides the layout)."""
-    return FORMATS[outcome.family][1](outcome)
+    """A short summary and the reconciliation table of one run (its run kind decides the layout)."""
+    return outcome.run_kind.text(outcome)
+
+
+def summary_table(outcomes) -> str:
+    """Several runs side by side, one table per run kind (in the order they ran)."""
+    kinds = {}
+    for outcome in outcomes:
+        kinds.setdefault(outcome.family, []).append(outcome)
+    return "\n\n".join(group[0].run_kind.table(group) for group in kinds.values())
 
 
 def communication_dict(outcome) -> dict:
@@ -120,6 +127,3 @@ def exam_table(outcomes) -> str:
                      fmt_count(sim["total_bytes"] // s), "ok" if outcome.reconciliation.counts_ok else "FAIL"])
     return table(["strategy", "messages", "formula", "params per message", "params sent in total", "counts"], rows)
 
-
-# family -> (JSON builder, text builder); other families register theirs here.
-FORMATS = {"communication": (communication_dict, communication_text), "rematerialization": (remat_dict, remat_text)}

@@ -11,6 +11,12 @@ def table(header: list[str], rows: list[list]) -> str:
     return "\n".join([fmt.format(*header), rule] + [fmt.format(*map(str, row)).rstrip() for row in rows])
 
 
+def check_dicts(checks) -> list[dict]:
+    """The checks of a reconciliation as JSON objects (the ``checks`` of a run's ``--json``)."""
+    return [{"name": c.name, "expected": c.expected, "simulated": c.simulated, "ok": c.ok, "status": c.status,
+             "formula": c.formula, "source": c.source} for c in checks]
+
+
 def check_table(checks, show) -> str:
     """The expected-vs-simulated table of a reconciliation; ``show(name, value)`` formats a value."""
     return table(

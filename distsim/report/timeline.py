@@ -27,6 +27,7 @@ from matplotlib.patches import Patch
 from distsim.fmt import fmt_count, fmt_time
 from distsim.report.bands import HEAT_BINS, RANK_GROUPS, draw_bands, draw_heat_map, phase_bands, rank_groups
 from distsim.report.linkorder import link_tiers
+from distsim.report.step_timeline import is_step, step_timeline_figure
 from distsim.report.occupancy import Spans, busy_grid, link_spans, op_spans, sender_spans
 from distsim.report.style import figure, op_style, phase_colour, styled, time_unit
 from distsim.trace import Trace
@@ -41,7 +42,10 @@ __all__ = ["AGGREGATE_RANKS", "HEAT_BINS", "RANK_GROUPS", "phase_bands", "rank_g
 
 @styled
 def timeline_figure(runs: list[tuple[str, Trace]]):
-    """One Gantt panel per (title, trace), or two (bands, heat map) for a run with many ranks; stacked."""
+    """One Gantt panel per (title, trace), or two (bands, heat map) for a run with many ranks; stacked.
+    Training steps get their own chart: compute and communication streams of a few ranks (step_timeline.py)."""
+    if runs and all(is_step(trace) for _, trace in runs):
+        return step_timeline_figure(runs)
     panels = [(title, trace, part) for title, trace in runs for part in _parts(trace)]
     heights = [_part_height(trace, part) for _, trace, part in panels]
     fig, axes = figure(10.0, sum(heights) + 0.3 * len(panels), nrows=len(panels), squeeze=False,

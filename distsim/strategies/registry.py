@@ -20,6 +20,7 @@ from distsim.strategies.base import Strategy
 from distsim.strategies.checkpoint_every_k import CheckpointEveryK
 from distsim.strategies.checkpoint_sequential import CheckpointSequential
 from distsim.strategies.collective import Collective
+from distsim.strategies.data_parallel import DataParallel
 from distsim.strategies.disk_offload import DiskOffload
 from distsim.strategies.optimal import Optimal
 from distsim.strategies.parameter_server import ParameterServer
@@ -40,6 +41,7 @@ BUILTIN: tuple[type, ...] = (
     CheckpointSequential,
     DiskOffload,
     Optimal,
+    DataParallel,
 )
 
 

@@ -7,8 +7,6 @@ wherever it runs.
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from distsim import api
 from distsim.errors import SimulationError
 from distsim.sweep.table import RESULT_COLUMNS, cell
@@ -18,26 +16,17 @@ CONTENTION_FREE = "makespan (contention-free"
 
 def run_point(text: str, name: str) -> dict[str, str]:
     """Load, run and reconcile one point; a simulation that cannot finish becomes an error row."""
-    scenario, where = api.loads(text, name)
-    (strategy,) = api.build_strategies(scenario, where)
-    row = {"strategy": getattr(strategy, "label", strategy.name), "family": strategy.family, **_inputs(scenario, strategy)}
+    prepared = api.prepare(name, text)
+    (strategy,) = prepared.strategies
+    kind = api.KINDS[strategy.family]
+    row = {"strategy": getattr(strategy, "label", strategy.name), "family": kind.name, **kind.sweep_inputs(prepared.scenario, strategy)}
     try:
-        (outcome,) = api.run(scenario, where)
+        (outcome,) = api.run(prepared)
     except SimulationError as exc:
         row.update(ok=False, error=str(exc))
     else:
         row.update(_measured(outcome))
     return {column: cell(row.get(column)) for column in RESULT_COLUMNS}
-
-
-def _inputs(scenario, strategy) -> dict:
-    """What the closed forms know about this point (communication strategies); else what is general."""
-    if strategy.family == "communication":
-        inputs = asdict(api.inputs_for(scenario, strategy))
-        inputs.pop("kind")
-        inputs.pop("platform")
-        return inputs
-    return {"workers": scenario.cluster.workers, "params": scenario.model.params}
 
 
 def _measured(outcome) -> dict:
