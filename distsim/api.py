@@ -171,6 +171,6 @@ def inputs_for(scenario: Scenario, strategy) -> Inputs:
     )
 
 
-def strategies() -> dict[str, type]:
+def available_strategies() -> dict[str, type]:
     """Every registered strategy by name (built-ins and installed plugins)."""
     return available()

@@ -108,7 +108,7 @@ class Layer(Section):
 
 
 class Model(Section):
-    params: Count | None = Field(None, description="parameters whose gradients are exchanged")
+    params: Annotated[Count, Field(ge=1)] | None = Field(None, description="parameters whose gradients are exchanged")
     dtype: Literal["fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8"] = "fp32"
     layers: int | None = Field(None, ge=1, le=MAX_LAYERS, description="length of the layer chain")
     layer: Layer | None = Field(None, description="every layer alike")
@@ -120,7 +120,7 @@ class Model(Section):
 
 
 class Run(Section):
-    seed: int = 0
+    seed: int = Field(0, ge=0, description="seeds the run's one random generator (the payloads)")
     verify_payload: bool | None = Field(
         None, description="carry real numpy gradients and check the result; unset: on when params x workers <= 1e7"
     )
