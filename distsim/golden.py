@@ -21,7 +21,7 @@ import math
 from pathlib import Path
 
 from distsim.errors import InputError
-from distsim.fileio import write_text
+from distsim.fileio import check_input_file, write_text
 
 FORMAT = "distsim-golden/1"
 IDENTITY = ("strategy", "schedule", "family")  # which run this is (whichever the family's summary has)
@@ -63,7 +63,7 @@ def write_golden(path: str | Path, record: dict) -> None:
 
 def read_golden(path: str | Path) -> dict:
     """The golden file at ``path``; InputError (exit code 2) saying what is wrong with it."""
-    path = Path(path)
+    path = check_input_file(path)
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

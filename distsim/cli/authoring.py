@@ -13,7 +13,7 @@ import click
 
 from distsim import api
 from distsim.errors import DistsimError, InputError, Problem, ScenarioError
-from distsim.fileio import write_text
+from distsim.fileio import check_output, write_text
 
 EXIT_OK = 0
 SCENARIO_SUFFIXES = (".yaml", ".yml")
@@ -74,6 +74,8 @@ def schema(markdown: bool, builtin: bool, output: Path | None) -> int:
 
     The bundled scenarios point at docs/scenario.schema.json.
     """
+    if output is not None:
+        check_output(output)
     text = schema_markdown(builtin) if markdown else schema_json(builtin)
     if output is None:
         click.echo(text, nl=False)

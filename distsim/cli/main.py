@@ -9,7 +9,9 @@ problem on stderr, never a traceback.
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -23,7 +25,7 @@ from distsim.cli.report import report
 from distsim.cli.sweep import sweep
 from distsim.cli.tradeoff import tradeoff
 from distsim.errors import DistsimError
-from distsim.fileio import atomic_directory
+from distsim.fileio import atomic_directory, check_output
 from distsim.report.summary import exam_table, outcome_dict, run_text
 
 EXIT_OK, EXIT_CHECK_FAILED = 0, 1  # bad input (2) and simulation failures (3) come from DistsimError.exit_code
@@ -44,8 +46,9 @@ def cli() -> None:
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (or {runs: [...]} for several strategies).")
-@click.option("--trace-out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="Write messages.csv, ops.csv, links.csv and trace.json (Perfetto / chrome://tracing) to DIR.")
+@click.option("--trace-out", type=click.Path(path_type=Path), metavar="DIR",
+              help="Write messages.csv, ops.csv, links.csv and trace.json (Perfetto / chrome://tracing) to DIR "
+                   "(replacing what an earlier run wrote there, whole).")
 @click.option("--expect", type=click.Path(dir_okay=False, path_type=Path), metavar="GOLDEN",
               help="Compare counts, sizes and times with this golden JSON file; print the differences and exit 1 if any.")
 @click.option("--update-golden", is_flag=True, help="Write the --expect file from this run instead of comparing.")
@@ -59,6 +62,8 @@ def run(scenario: Path, as_json: bool, trace_out: Path | None, expect: Path | No
     bad input, 3 when the simulation cannot finish.
     """
     golden = golden_cli.expectation(expect, update_golden)
+    if trace_out is not None:
+        check_output(trace_out, folder=True)
     with LiveStatus() as status:
         outcomes = api.run(scenario, on_progress=_progress, monitor=status)
     if trace_out is not None:
@@ -161,8 +166,24 @@ for command in (sweep, plot, report, tradeoff, authoring.validate, authoring.sch
     cli.add_command(command)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, turn distsim errors into one-line messages and exit codes."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    # `kill` (SIGTERM) ends a run like Ctrl-C: temporary outputs are removed on the way out.
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
+    try:
+        code = _exit_code(argv)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    sys.exit(code)
+
+
+def _exit_code(argv: list[str] | None) -> int:
     try:
         code = cli.main(args=argv, prog_name="distsim", standalone_mode=False)
     except click.ClickException as exc:
@@ -175,4 +196,4 @@ def main(argv: list[str] | None = None) -> None:
         for line in str(exc).splitlines() or [type(exc).__name__]:
             click.echo(f"distsim: error: {line}", err=True)
         code = exc.exit_code
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+    return code if isinstance(code, int) else EXIT_OK

@@ -10,6 +10,7 @@ import click
 from distsim.cli.progress import Progress
 from distsim.cli.results import classify, read_result
 from distsim.errors import InputError
+from distsim.fileio import check_output
 
 ACCEPTS = {
     "timeline": ("scenario", "traces"),
@@ -39,6 +40,7 @@ def plot(result: Path, kind: str, output: Path) -> int:
     from distsim.report import plots
 
     plots.check_format(output)
+    check_output(output)
     source = classify(result)
     if source not in ACCEPTS[kind]:
         wanted = " or ".join(WHAT[s] for s in ACCEPTS[kind])

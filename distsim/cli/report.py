@@ -10,7 +10,7 @@ from distsim import api
 from distsim.cli.progress import Progress, step_message
 from distsim.cli.results import classify
 from distsim.errors import InputError
-from distsim.fileio import write_text
+from distsim.fileio import check_output, write_text
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_SIMULATION = 0, 1, 3
 
@@ -32,6 +32,7 @@ def report(source: Path, output: Path) -> int:
     """
     from distsim.report import html
 
+    check_output(output)
     kind = classify(source)
     if kind == "traces":
         raise InputError(f"{source}: a --trace-out directory has no expected values to report; give the scenario "

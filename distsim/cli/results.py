@@ -15,6 +15,7 @@ from pathlib import Path
 from distsim import api
 from distsim.cli.progress import step_message
 from distsim.errors import InputError
+from distsim.fileio import TEMP_PREFIX
 
 
 @dataclass
@@ -31,6 +32,8 @@ class Result:
 
 def classify(path: Path) -> str:
     if path.is_dir():
+        if path.name.startswith(TEMP_PREFIX):
+            raise InputError(f"{path}: an unfinished --trace-out folder (its run was interrupted); run the scenario again")
         return "traces"
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")

@@ -9,6 +9,7 @@ import click
 
 from distsim import api
 from distsim.errors import InputError
+from distsim.fileio import check_output
 
 
 @click.command()
@@ -29,6 +30,7 @@ def tradeoff(scenario: Path, sweep: str, output: Path | None) -> int:
 
     if output is not None:
         check_format(output)
+        check_output(output)
     loaded, where = api.load(scenario)
     if loaded.model.layers is None and not loaded.model.per_layer:
         raise InputError(f"{scenario}: model: a trade-off needs a layer chain ('layers' and 'layer', or 'per_layer')")
