@@ -24,7 +24,7 @@ from distsim.cli.progress import LiveStatus
 from distsim.cli.report import report
 from distsim.cli.sweep import sweep
 from distsim.cli.tradeoff import tradeoff
-from distsim.errors import DistsimError
+from distsim.errors import DistsimError, InputError
 from distsim.fileio import atomic_directory, check_output
 from distsim.report.summary import exam_table, outcome_dict, run_text
 
@@ -114,15 +114,23 @@ def bench(suite: str, sizes: str, repeat: int, as_json: bool) -> int:
     """
     from distsim.bench import SUITES
 
-    try:
-        counts = tuple(int(n) for n in sizes.split(","))
-    except ValueError:
-        raise click.BadParameter(f"expected numbers separated by commas, got {sizes!r}", param_hint="--sizes") from None
+    counts = _worker_counts(sizes)
     measure, render = SUITES[suite]
     progress = (lambda text: click.echo(text, err=True)) if sys.stderr.isatty() else None
     rows = measure(sizes=counts, repeat=repeat, progress=progress)
     click.echo(json.dumps(rows, indent=2) if as_json else render(rows))
     return EXIT_OK
+
+
+def _worker_counts(sizes: str) -> tuple[int, ...]:
+    """``--sizes``: whole numbers of workers, at least 2 each (a ring needs two); InputError (one line) otherwise."""
+    try:
+        counts = tuple(int(n) for n in sizes.split(","))
+    except ValueError:
+        raise InputError(f"--sizes: expected whole numbers separated by commas, such as 64,256,1024; got {sizes!r}") from None
+    if min(counts) < 2:
+        raise InputError(f"--sizes: every size is a number of workers, at least 2; got {min(counts)}")
+    return counts
 
 
 def _summary_table(outcomes) -> str:
