@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from distsim.analysis import Inputs, Reconciliation, reconcile
 from distsim.errors import ScenarioError
 from distsim.remat.run import analyze_rematerialization, fits_rematerialization, run_rematerialization
-from distsim.runner import RunResult, run_communication
+from distsim.runner import RunResult, placement_problems, run_communication
 from distsim.scenario import Locations, Scenario, StrategySpec, load_scenario, parse_scenario
 from distsim.scenario.problems import problems_from_validation, sort_problems, suggest
 from distsim.strategies import UnknownStrategy, available, get
@@ -65,6 +65,8 @@ def _fits_communication(scenario: Scenario, cls, spec: StrategySpec, where: Loca
         problems.append(where.problem(("model",), f"missing required key 'params' (the gradient size {spec.kind} exchanges)", at_key=True))
     if scenario.cluster.network is None:
         problems.append(where.problem(("cluster",), f"missing required key 'network' ({spec.kind} sends messages)", at_key=True))
+    if not problems:
+        problems += placement_problems(scenario, cls(cls.Params.model_validate(spec.params)), where)
     return problems
 
 

@@ -96,6 +96,19 @@ def run_communication(scenario: Scenario, strategy, where: Locations, monitor=No
     return RunResult(scenario, strategy, world.trace, verify, time.perf_counter() - started, peaks)
 
 
+def placement_problems(scenario: Scenario, strategy, where: Locations) -> list:
+    """What :func:`run_communication` would refuse before simulating (a server on a worker that does not
+    exist, a graph that leaves an endpoint unconnected), as located problems: the API checks them when a
+    scenario is loaded, so that ``validate`` refuses exactly what ``run`` does."""
+    try:
+        _, _, endpoints = _place_ranks(scenario.cluster.workers, strategy, where)
+        if scenario.cluster.network.topology == "graph":  # the named topologies are connected by construction
+            _topology(scenario, endpoints, where)
+    except ScenarioError as exc:
+        return exc.problems
+    return []
+
+
 def _place_ranks(n: int, strategy, where: Locations):
     """Workers 0..n-1 on nodes w0..w{n-1}; extra ranks (a server) on their own node or a worker's."""
     ranks = [f"w{i}" for i in range(n)]

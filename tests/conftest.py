@@ -39,3 +39,19 @@ def run_one(kind: str, workers: int, params: int, **options) -> distsim.Outcome:
 @pytest.fixture
 def run():
     return run_one
+
+
+def invoke(*args) -> tuple[int, str, str]:
+    """``distsim ARGS`` in this process through the real entry point (exit codes, error lines):
+    (exit code, stdout, stderr). An exception that escapes it (a traceback) fails the calling test."""
+    from click.testing import CliRunner
+
+    from distsim.cli.main import main
+
+    with CliRunner().isolation() as (out, err, _):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+    return code, out.getvalue().decode(), err.getvalue().decode()

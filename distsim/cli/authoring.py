@@ -11,7 +11,6 @@ from pathlib import Path
 
 import click
 
-from distsim import api
 from distsim.errors import DistsimError, InputError, Problem, ScenarioError
 from distsim.fileio import check_output, write_text
 
@@ -24,15 +23,18 @@ SCENARIO_SUFFIXES = (".yaml", ".yml")
 def validate(files: tuple[Path, ...]) -> int:
     """Check scenario FILES without running them; report every problem in every file.
 
-    A folder stands for the *.yaml and *.yml files in it. Problems are printed one
-    per line, FILE:LINE:COLUMN: field.path: message, and the exit code is 2 if any
-    file has one.
+    A file passes exactly when 'distsim run' accepts it and, if it has a sweep:
+    block, 'distsim sweep' accepts every point of it. A folder stands for the *.yaml
+    and *.yml files in it. Problems are printed one per line, FILE:LINE:COLUMN:
+    field.path: message, and the exit code is 2 if any file has one.
     """
+    from distsim.sweep.check import check_file
+
     paths = scenario_files(files)
     problems: list[Problem] = []
     for path in paths:
         try:
-            api.load(path)
+            check_file(path)
         except ScenarioError as exc:
             problems += exc.problems
         except DistsimError as exc:  # e.g. a strategy plugin that fails to import
