@@ -19,7 +19,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from distsim.analysis import Inputs, Reconciliation, reconcile
-from distsim.errors import ScenarioError
+from distsim.errors import ScenarioError, SimulationError
+from distsim.estimate import communication_estimate, describe, limit_problems, overflow_problems
+from distsim.remat.estimate import estimate_rematerialization
 from distsim.remat.run import analyze_rematerialization, fits_rematerialization, run_rematerialization
 from distsim.runner import RunResult, placement_problems, run_communication
 from distsim.scenario import Locations, Scenario, StrategySpec, load_scenario, parse_scenario
@@ -55,6 +57,7 @@ class Family:
     simulate: Callable  # (scenario, strategy, where, monitor=None) -> RunResult
     analyze: Callable  # (result: RunResult, scenario, strategy) -> Reconciliation
     fits: Callable  # (scenario, strategy class, spec, where) -> list[Problem]: what the family needs
+    estimate: Callable  # (scenario, strategy) -> estimate.Estimate: the run's size, before it runs
 
 
 def _fits_communication(scenario: Scenario, cls, spec: StrategySpec, where: Locations) -> list:
@@ -75,63 +78,83 @@ FAMILIES: dict[str, Family] = {
         simulate=run_communication,
         analyze=lambda result, scenario, strategy: reconcile(result.trace, inputs_for(scenario, strategy)),
         fits=_fits_communication,
+        estimate=lambda scenario, strategy: communication_estimate(scenario, strategy, inputs_for(scenario, strategy)),
     ),
     "rematerialization": Family(
         simulate=run_rematerialization,
         analyze=analyze_rematerialization,
         fits=fits_rematerialization,
+        estimate=estimate_rematerialization,
     ),
 }
 
 
-def load(source: str | Path) -> tuple[Scenario, Locations]:
-    """Read a scenario file and check every strategy it names (ScenarioError lists every problem)."""
+def load(source: str | Path, force: bool = False) -> tuple[Scenario, Locations]:
+    """Read a scenario file and check every strategy it names (ScenarioError lists every problem).
+
+    A run estimated beyond the limits (distsim.estimate) is a problem too, unless ``force``.
+    """
     scenario, where = load_scenario(source, check=check_strategies)
-    build_strategies(scenario, where)
+    build_strategies(scenario, where, force)
     return scenario, where
 
 
-def loads(text: str, name: str = "<string>") -> tuple[Scenario, Locations]:
+def loads(text: str, name: str = "<string>", force: bool = False) -> tuple[Scenario, Locations]:
     """Like :func:`load`, from YAML text."""
     scenario, where = parse_scenario(text, name, check=check_strategies)
-    build_strategies(scenario, where)
+    build_strategies(scenario, where, force)
     return scenario, where
 
 
-def run(source: str | Path | Scenario, where: Locations | None = None, on_progress=None, monitor=None) -> list[Outcome]:
+def run(source: str | Path | Scenario, where: Locations | None = None, on_progress=None, monitor=None,
+        force: bool = False) -> list[Outcome]:
     """Run every strategy of a scenario (a path, YAML already loaded, or a Scenario).
 
     ``on_progress(index, total, kind)`` is called before each strategy; ``monitor(world)``
     receives each simulated World before it runs (``World.progress()`` can be read from
-    another thread while it does).
+    another thread while it does). ``force`` runs what the size limits would refuse.
     """
     if isinstance(source, (str, Path)):
-        scenario, where = load(source)
+        scenario, where = load(source, force)
     else:
         scenario, where = source, where or Locations("<scenario>")
-    strategies = build_strategies(scenario, where)
+    strategies = build_strategies(scenario, where, force)
     outcomes = []
     for index, (spec, strategy) in enumerate(zip(scenario.strategy, strategies)):
         if on_progress:
             on_progress(index, len(strategies), spec.kind)
         family = FAMILIES[strategy.family]
-        result = family.simulate(scenario, strategy, where, monitor=monitor)
+        try:
+            result = family.simulate(scenario, strategy, where, monitor=monitor)
+        except MemoryError:
+            raise SimulationError(f"{spec.kind}: this machine ran out of memory while simulating it "
+                                  f"(estimated: {describe(family.estimate(scenario, strategy))})") from None
         outcomes.append(Outcome(spec, result, family.analyze(result, scenario, strategy)))
     return outcomes
 
 
-def build_strategies(scenario: Scenario, where: Locations) -> list:
-    """A strategy object per entry of ``strategy``, its parameters validated; located errors otherwise."""
+def build_strategies(scenario: Scenario, where: Locations, force: bool = False) -> list:
+    """A strategy object per entry of ``strategy``, its parameters validated; located errors otherwise.
+
+    Each is also sized (its family's ``estimate``): derived times that overflow are a
+    problem, and so is a run beyond the limits unless ``force``.
+    """
     problems, strategies = [], []
     for spec in scenario.strategy:
         strategy, found = _build_strategy(spec, where)
         problems += found
         if strategy is not None:
-            problems += FAMILIES[strategy.family].fits(scenario, type(strategy), spec, where)
+            family = FAMILIES[strategy.family]
+            fits = family.fits(scenario, type(strategy), spec, where)
+            problems += fits or _size_problems(family.estimate(scenario, strategy), where, spec.kind, force)
             strategies.append(strategy)
     if problems:
         raise ScenarioError(sort_problems(problems, main=where.file))
     return strategies
+
+
+def _size_problems(estimate, where: Locations, kind: str, force: bool) -> list:
+    return overflow_problems(estimate, where) or ([] if force else limit_problems(estimate, where, kind))
 
 
 def check_strategies(specs: list[StrategySpec], where: Locations) -> list:

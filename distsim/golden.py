@@ -20,6 +20,7 @@ import json
 import math
 from pathlib import Path
 
+from distsim import strict_json
 from distsim.errors import InputError
 from distsim.fileio import check_input_file, write_text
 
@@ -58,7 +59,7 @@ def golden_values(run: dict) -> dict:
 
 def write_golden(path: str | Path, record: dict) -> None:
     """Write atomically: an interrupted update never leaves half a golden file."""
-    write_text(path, json.dumps(record, indent=2, sort_keys=False) + "\n")
+    write_text(path, strict_json.dumps(record, digits=None) + "\n")  # exact floats, never NaN
 
 
 def read_golden(path: str | Path) -> dict:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from distsim.cli.options import force_option
 from distsim.errors import DistsimError, InputError, Problem, ScenarioError
 from distsim.fileio import check_output, write_text
 
@@ -20,7 +21,8 @@ SCENARIO_SUFFIXES = (".yaml", ".yml")
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def validate(files: tuple[Path, ...]) -> int:
+@force_option
+def validate(files: tuple[Path, ...], force: bool) -> int:
     """Check scenario FILES without running them; report every problem in every file.
 
     A file passes exactly when 'distsim run' accepts it and, if it has a sweep:
@@ -34,7 +36,7 @@ def validate(files: tuple[Path, ...]) -> int:
     problems: list[Problem] = []
     for path in paths:
         try:
-            check_file(path)
+            check_file(path, force)
         except ScenarioError as exc:
             problems += exc.problems
         except DistsimError as exc:  # e.g. a strategy plugin that fails to import

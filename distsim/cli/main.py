@@ -8,7 +8,6 @@ problem on stderr, never a traceback.
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -16,15 +15,16 @@ from pathlib import Path
 
 import click
 
-from distsim import __version__, api
+from distsim import __version__, api, strict_json
 from distsim.cli import authoring
 from distsim.cli import golden as golden_cli
+from distsim.cli.options import force_option
 from distsim.cli.plot import plot
 from distsim.cli.progress import LiveStatus
 from distsim.cli.report import report
 from distsim.cli.sweep import sweep
 from distsim.cli.tradeoff import tradeoff
-from distsim.errors import DistsimError, InputError
+from distsim.errors import DistsimError, InputError, SimulationError
 from distsim.fileio import atomic_directory, check_output
 from distsim.report.summary import exam_table, outcome_dict, run_text
 
@@ -45,7 +45,8 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (or {runs: [...]} for several strategies).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (or {runs: [...]} for several strategies); "
+              "floats to 12 significant digits, never NaN or Infinity.")
 @click.option("--trace-out", type=click.Path(path_type=Path), metavar="DIR",
               help="Write messages.csv, ops.csv, links.csv and trace.json (Perfetto / chrome://tracing) to DIR "
                    "(replacing what an earlier run wrote there, whole).")
@@ -53,8 +54,9 @@ def cli() -> None:
               help="Compare counts, sizes and times with this golden JSON file; print the differences and exit 1 if any.")
 @click.option("--update-golden", is_flag=True, help="Write the --expect file from this run instead of comparing.")
 @golden_cli.rel_tol_option
+@force_option
 def run(scenario: Path, as_json: bool, trace_out: Path | None, expect: Path | None, update_golden: bool,
-        rel_tol: float) -> int:
+        rel_tol: float, force: bool) -> int:
     """Run SCENARIO (a YAML file) and reconcile every trace with the closed forms.
 
     Prints a summary and the expected-vs-simulated table for each strategy the
@@ -65,13 +67,13 @@ def run(scenario: Path, as_json: bool, trace_out: Path | None, expect: Path | No
     if trace_out is not None:
         check_output(trace_out, folder=True)
     with LiveStatus() as status:
-        outcomes = api.run(scenario, on_progress=_progress, monitor=status)
+        outcomes = api.run(scenario, on_progress=_progress, monitor=status, force=force)
     if trace_out is not None:
         _write_traces(outcomes, trace_out)
     if as_json:
         runs = [outcome_dict(o) for o in outcomes]
         body = runs[0] if len(runs) == 1 else {"scenario": str(scenario), "runs": runs, "ok": all(r["ok"] for r in runs)}
-        click.echo(json.dumps(body, indent=2))
+        click.echo(strict_json.dumps(body))
     else:
         click.echo(_describe(outcomes[0].result.scenario, scenario))
         for outcome in outcomes:
@@ -118,7 +120,7 @@ def bench(suite: str, sizes: str, repeat: int, as_json: bool) -> int:
     measure, render = SUITES[suite]
     progress = (lambda text: click.echo(text, err=True)) if sys.stderr.isatty() else None
     rows = measure(sizes=counts, repeat=repeat, progress=progress)
-    click.echo(json.dumps(rows, indent=2) if as_json else render(rows))
+    click.echo(strict_json.dumps(rows) if as_json else render(rows))
     return EXIT_OK
 
 
@@ -204,4 +206,7 @@ def _exit_code(argv: list[str] | None) -> int:
         for line in str(exc).splitlines() or [type(exc).__name__]:
             click.echo(f"distsim: error: {line}", err=True)
         code = exc.exit_code
+    except MemoryError:  # the estimate (distsim.estimate) let it through, or --force did
+        click.echo("distsim: error: this machine ran out of memory; the simulation could not finish", err=True)
+        code = SimulationError.exit_code
     return code if isinstance(code, int) else EXIT_OK

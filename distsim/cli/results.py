@@ -40,7 +40,7 @@ def classify(path: Path) -> str:
     return "sweep" if path.suffix.lower() == ".csv" else "scenario"
 
 
-def read_result(path: Path) -> Result:
+def read_result(path: Path, force: bool = False) -> Result:
     kind = classify(path)
     if kind == "traces":
         return Result(path, kind, traces=_traces(path))
@@ -48,7 +48,7 @@ def read_result(path: Path) -> Result:
         from distsim.report.plots import read_sweep_csv
 
         return Result(path, kind, rows=read_sweep_csv(path))
-    outcomes = api.run(path, on_progress=step_message)
+    outcomes = api.run(path, on_progress=step_message, force=force)
     text = path.read_text(encoding="utf-8", errors="replace")
     return Result(path, kind, outcomes=outcomes, traces=[(o.result.kind, o.trace) for o in outcomes], text=text)
 

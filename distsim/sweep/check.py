@@ -15,9 +15,9 @@ from distsim.scenario import Locations, Scenario
 from distsim.sweep.grid import Point, expand
 
 
-def check_file(path: str | Path) -> tuple[Scenario, Locations, list[Point]]:
+def check_file(path: str | Path, force: bool = False) -> tuple[Scenario, Locations, list[Point]]:
     """The scenario, its locations and its sweep points (none without a sweep block); ScenarioError lists
-    every problem that ``run`` or ``sweep`` would refuse the file for."""
-    scenario, where = api.load(path)
-    points = expand(scenario, where) if scenario.sweep else []
+    every problem that ``run`` or ``sweep`` would refuse the file for (``force``: as with their --force)."""
+    scenario, where = api.load(path, force)
+    points = expand(scenario, where, force) if scenario.sweep else []
     return scenario, where, points

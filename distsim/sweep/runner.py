@@ -57,7 +57,8 @@ def run_sweep(
     run_tasks: RunTasks | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> SweepResult:
-    """Run every point of the scenario's sweep not already in ``output`` (all of them with ``force``).
+    """Run every point of the scenario's sweep not already in ``output`` (with ``force``: all of them, and
+    also what the size limits would refuse).
 
     ``run_tasks`` is an executor (see :func:`distsim.sweep.executors.executor_for`);
     by default, all local cores. ``progress(done, total)`` is called as points finish.
@@ -70,8 +71,8 @@ def run_sweep(
 
 
 def _run(source, output: Path | None, force: bool, run_tasks: RunTasks | None, progress) -> SweepResult:
-    scenario, where = api.load(source) if isinstance(source, (str, Path)) else source
-    points = expand(scenario, where)
+    scenario, where = api.load(source, force) if isinstance(source, (str, Path)) else source
+    points = expand(scenario, where, force)
     columns = header(list(scenario.sweep))
     previous = read_results(output) if output is not None and not force else {}
     results = {p.key: previous[p.key] for p in points if p.key in previous}
