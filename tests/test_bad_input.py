@@ -140,3 +140,8 @@ def test_a_time_that_underflows_to_zero_is_an_error(value):
 def test_zero_is_zero_and_the_smallest_double_is_kept(value, seconds):
     scenario, _ = distsim.loads(RING.replace("latency: 5 us", f"latency: {value}"))
     assert scenario.cluster.network.latency == seconds
+
+
+def test_an_integer_beyond_the_largest_double_is_an_error():  # found by the fuzz test: OverflowError before
+    problem = one(RING.replace("network: {", "gpu: {memory: " + "9" * 400 + "}\n  network: {"))
+    assert problem.dotted_path == "cluster.gpu.memory" and "400-digit number (too large)" in problem.message

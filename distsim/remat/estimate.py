@@ -9,7 +9,8 @@ measurements of this code, named where they are defined.
 from __future__ import annotations
 
 from distsim.analysis.remat import FORMS, RematInputs
-from distsim.estimate import MAX_OPS, Estimate
+from distsim import estimate
+from distsim.estimate import Estimate
 from distsim.remat.chain import Chain, seconds_of
 
 OPS_PER_LAYER = 7  # store_all writes 7,003 schedule entries at L = 1,000 (forward, store, load, backward, frees)
@@ -23,14 +24,14 @@ def estimate_rematerialization(scenario, strategy) -> Estimate:
     """Ops, memory and the op-time bound of ``strategy``'s schedule on ``scenario``'s chain."""
     per_layer = getattr(scenario.model, "per_layer", None)
     layers = len(per_layer) if per_layer else scenario.model.layers
-    chain = Chain.of(scenario) if OPS_PER_LAYER * layers <= MAX_OPS else None  # O(L): only when it may run
+    chain = Chain.of(scenario) if OPS_PER_LAYER * layers <= estimate.MAX_OPS else None  # O(L): only if it may run
     reruns, how = _reruns(strategy, chain) if chain else (0, "at least 7 per layer")
     ops = OPS_PER_LAYER * layers + OPS_PER_RERUN * reruns
     planning = strategy.planning_states(layers) if hasattr(strategy, "planning_states") else 0
     memory = {"schedule": ops * BYTES_PER_OP, "planner": planning * BYTES_PER_PLAN_STATE}
     path = ("model", "per_layer") if per_layer else ("model", "layers")
     seconds = SECONDS_PER_OP * (1 + planning / max(ops, 1))
-    return Estimate(ops, "ops", f"{how}, L = {layers:,}", MAX_OPS, seconds, memory, path,
+    return Estimate(ops, "ops", f"{how}, L = {layers:,}", seconds, memory, path,
                     terms=tuple(_op_times(scenario)))
 
 

@@ -88,7 +88,10 @@ def parse_quantity(value: object, kind: str) -> float:
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"expected a finite quantity, found {value!r}")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond the largest double
+            raise ValueError(f"expected a finite quantity, found a {len(str(abs(value)))}-digit number (too large)") from None
     match = _QUANTITY.match(value)
     if not match:
         raise ValueError(f"expected {NAMES[kind]}: {EXAMPLES[kind]}; found {value!r}")
