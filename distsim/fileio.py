@@ -30,7 +30,8 @@ from pathlib import Path
 from distsim.errors import InputError
 
 TEMP_PREFIX = ".distsim-"  # temporary files and folders; readers skip names starting with "."
-FOLDER_SUFFIXES = (".csv", ".json")  # what --trace-out writes: a folder holding only these may be replaced
+MARKER = ".distsim-folder"  # in every folder atomic_directory writes: the next run may replace it whole
+FOLDER_SUFFIXES = (".csv", ".json")  # a folder without the marker may be replaced if it holds only these
 SPECIAL = {stat.S_IFIFO: "a FIFO (named pipe)", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
            stat.S_IFSOCK: "a socket"}
 
@@ -110,6 +111,7 @@ def atomic_directory(target: str | Path):
     try:
         with _as_input_error(target):
             yield tmp
+            (tmp / MARKER).write_text("written by distsim; the next run writing this folder replaces it whole\n")
             os.chmod(tmp, _default_mode(0o777))
             check_output(target, folder=True)
             _swap_in(tmp, target)
@@ -228,15 +230,17 @@ def _probe(folder: Path, target: Path) -> None:
 
 
 def _check_replaceable(folder: Path) -> None:
-    """A folder may be replaced only if distsim could have written it: empty, or only CSV and JSON files
-    (and temporary folders of ours), two levels deep at most. Anything else is the user's: refuse."""
+    """A folder may be replaced only if distsim wrote it (its marker), or could have: empty, or only CSV and
+    JSON files (and temporary folders of ours), two levels deep at most. Anything else is the user's: refuse."""
+    if (folder / MARKER).is_file():
+        return
     for path in folder.rglob("*"):
         relative = path.relative_to(folder)
         if relative.parts[0].startswith(TEMP_PREFIX):
             continue
-        ours = path.is_dir() and len(relative.parts) == 1 or path.is_file() and not path.is_symlink() and \
-            path.suffix in FOLDER_SUFFIXES and len(relative.parts) <= 2
-        if not ours:
+        folder_of_runs = path.is_dir() and len(relative.parts) == 1
+        data_file = path.is_file() and not path.is_symlink() and path.suffix in FOLDER_SUFFIXES and len(relative.parts) <= 2
+        if not (folder_of_runs or data_file):
             raise InputError(f"{folder}: holds files distsim did not write (such as {relative}); "
                              "give a new or empty folder, or one an earlier --trace-out wrote")
 

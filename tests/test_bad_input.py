@@ -7,7 +7,6 @@ replaces it.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import distsim
+from conftest import invoke
 from distsim.errors import Problem, ScenarioError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,17 +39,13 @@ def one(text: str) -> Problem:
     return found[0]
 
 
-def cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "distsim", *args], capture_output=True, text=True, cwd=cwd)
-
-
-def assert_located_exit_2(result: subprocess.CompletedProcess, *words: str) -> None:
-    assert result.returncode == 2, (result.returncode, result.stderr)
-    assert "Traceback" not in result.stderr, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert lines and all(line.startswith("distsim: error: ") for line in lines), result.stderr
+def assert_located_exit_2(args: tuple, *words: str) -> None:
+    code, _, err = invoke(*args)
+    assert code == 2 and "Traceback" not in err, (code, err)
+    lines = err.strip().splitlines()
+    assert lines and all(line.startswith("distsim: error: ") for line in lines), err
     for word in words:
-        assert word in result.stderr, result.stderr
+        assert word in err, err
 
 
 # --- item 1: values that reached numpy or the file system and raised there ---
@@ -63,8 +59,7 @@ def test_a_negative_seed_is_a_located_error():
 def test_a_negative_seed_in_a_sweep_is_located_at_the_sweep_value(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(RING + "sweep:\n  run.seed: [0, -1]\n")
-    result = cli("sweep", str(path))
-    assert_located_exit_2(result, f"{path}:7:", "sweep.run.seed.1", "value -1")
+    assert_located_exit_2(("sweep", path), f"{path}:7:", "sweep.run.seed.1", "value -1")
 
 
 @pytest.mark.parametrize("params", ["-1", "0", "-1e9"])
@@ -94,7 +89,7 @@ def test_extends_a_symlink_that_points_at_itself(tmp_path):
 
 def test_running_a_symlink_that_points_at_itself(tmp_path):
     (tmp_path / "loop.yaml").symlink_to("loop.yaml")
-    assert_located_exit_2(cli("run", str(tmp_path / "loop.yaml")), "symbolic link")
+    assert_located_exit_2(("run", tmp_path / "loop.yaml"), "symbolic link")
 
 
 # --- item 7: small ones ---

@@ -15,22 +15,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from conftest import scenario_yaml
+from conftest import invoke, scenario_yaml
 from distsim.errors import InputError
 from distsim.sweep.executors import executor_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cli(*args, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "distsim", *map(str, args)], capture_output=True, text=True, cwd=ROOT,
-                          timeout=timeout)
-
-
-def one_line(result: subprocess.CompletedProcess, code: int, *words: str) -> str:
+def one_line(result, code: int, *words: str) -> str:
     assert result.returncode == code, (result.returncode, result.stderr)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
@@ -39,9 +35,14 @@ def one_line(result: subprocess.CompletedProcess, code: int, *words: str) -> str
     return lines[0]
 
 
+def in_process(*args) -> SimpleNamespace:
+    code, out, err = invoke(*args)
+    return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+
+
 @pytest.mark.parametrize("sizes", ["0", "1", "-4", "8,0", "x", "8,,16"])
 def test_bench_sizes_are_checked(sizes):
-    line = one_line(cli("bench", "--sizes", sizes, "--repeat", "1"), 2, "--sizes")
+    line = one_line(in_process("bench", "--sizes", sizes, "--repeat", "1"), 2, "--sizes")
     assert "Usage" not in line
 
 
@@ -56,7 +57,7 @@ def test_a_malformed_scheduler_address_fails_at_once(tmp_path, address):
 def test_a_malformed_scheduler_address_through_the_command_line(tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(scenario_yaml("ring_allreduce", 4, 100) + "sweep:\n  cluster.workers: [2, 3]\n")
-    one_line(cli("sweep", path, "--executor", "dask", "--scheduler", "tcp://[::1", timeout=30), 2, "--scheduler")
+    one_line(in_process("sweep", path, "--executor", "dask", "--scheduler", "tcp://[::1"), 2, "--scheduler")
 
 
 def _children(pid: int) -> list[int]:

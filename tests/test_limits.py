@@ -138,7 +138,7 @@ def test_a_tiny_flop_rate_overflows_where_it_is_used():
 
 
 def test_json_output_is_strict_and_rounded_to_12_digits():
-    code, out, err = invoke("run", ROOT / "scenarios" / "exam_distributed.yaml", "--json")
+    code, out, err = invoke("run", ROOT / "scenarios" / "ring_allreduce.yaml", "--json")
     assert code == 0, err
 
     def no_constants(name):

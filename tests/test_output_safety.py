@@ -16,11 +16,13 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from conftest import scenario_yaml
+from conftest import invoke, scenario_yaml
 from distsim.errors import InputError
 from distsim.fileio import atomic_directory, check_input_file, check_output, exclusive, write_text
 from distsim.trace.load import trace_directories
@@ -31,12 +33,19 @@ TWO = RING.replace("strategy: {kind: ring_allreduce}", "strategy: [{kind: ring_a
 SWEEP = RING + "sweep:\n  cluster.workers: [2, 3]\n"
 
 
-def cli(*args, timeout: float = 120) -> subprocess.CompletedProcess:
+def cli(*args) -> SimpleNamespace:
+    """The command in this process (fast); ``returncode``, ``stdout`` and ``stderr`` as a subprocess has them."""
+    code, out, err = invoke(*args)
+    return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+
+
+def cli_process(*args, timeout: float = 60) -> subprocess.CompletedProcess:
+    """In a process of its own: where a regression would block (reading a FIFO), the timeout ends it."""
     return subprocess.run([sys.executable, "-m", "distsim", *map(str, args)], capture_output=True, text=True, cwd=ROOT,
                           timeout=timeout)
 
 
-def refused(result: subprocess.CompletedProcess, *words: str) -> None:
+def refused(result, *words: str) -> None:
     assert result.returncode == 2, (result.returncode, result.stderr)
     assert "Traceback" not in result.stderr, result.stderr
     lines = result.stderr.strip().splitlines()
@@ -64,7 +73,7 @@ def test_trace_out_into_proc(files):
 
 
 def test_trace_out_onto_a_fifo(files):
-    refused(cli("run", files / "s.yaml", "--trace-out", files / "fifo"), "FIFO")
+    refused(cli_process("run", files / "s.yaml", "--trace-out", files / "fifo"), "FIFO")
     assert stat.S_ISFIFO(os.stat(files / "fifo").st_mode)
 
 
@@ -92,7 +101,7 @@ def test_an_output_under_a_regular_file(files, command):
     ["run", "{dir}/s.yaml", "--expect", "{dir}/fifo", "--update-golden"],
 ])
 def test_a_fifo_is_never_replaced_or_read(files, command):
-    refused(cli(*[part.format(dir=files) for part in command], timeout=60), "FIFO")
+    refused(cli_process(*[part.format(dir=files) for part in command]), "FIFO")
     assert stat.S_ISFIFO(os.stat(files / "fifo").st_mode) and stat.S_ISFIFO(os.stat(files / "fifo.png").st_mode)
 
 
@@ -120,7 +129,7 @@ def test_a_reused_trace_folder_holds_only_the_new_run(tmp_path):
     (tmp_path / "one.yaml").write_text(RING)
     out = tmp_path / "out"
     assert cli("run", tmp_path / "two.yaml", "--trace-out", out).returncode == 0
-    assert sorted(p.name for p in out.iterdir()) == ["all_to_all", "ring_allreduce"]
+    assert sorted(p.name for p in out.iterdir()) == [".distsim-folder", "all_to_all", "ring_allreduce"]
     assert cli("run", tmp_path / "one.yaml", "--trace-out", out).returncode == 0
     assert not (out / "all_to_all").exists() and not (out / "ring_allreduce").exists()
     assert trace_directories(out) == [out]
@@ -182,3 +191,32 @@ def test_two_sweeps_cannot_write_one_csv_at_once(files):
 def test_writing_where_nothing_can_be_written_is_one_clear_error(tmp_path):
     with pytest.raises(InputError, match="cannot write"):
         write_text("/proc/distsim-test/x.txt", "x")
+
+
+def test_a_folder_distsim_wrote_is_replaced_whatever_files_it_holds(tmp_path):
+    out = tmp_path / "out"
+    with atomic_directory(out) as tmp:
+        (tmp / "trace.perfetto-trace").write_bytes(b"a format a later version may add")
+    assert (out / ".distsim-folder").is_file()
+    with atomic_directory(out) as tmp:
+        (tmp / "messages.csv").write_text("new")
+    assert sorted(p.name for p in out.iterdir()) == [".distsim-folder", "messages.csv"]
+
+
+def _hidden(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.name.startswith(".distsim-") and p.suffix == ".tmp"]
+
+
+def test_kill_while_writing_a_trace_folder_leaves_nothing_behind(tmp_path):
+    (tmp_path / "s.yaml").write_text(scenario_yaml("ring_allreduce", 512, 10**6))  # 523,264 messages to write
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "distsim", "run", str(tmp_path / "s.yaml"), "--trace-out", str(out)],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not _hidden(tmp_path) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _hidden(tmp_path), "the run finished before its traces were being written"
+    process.terminate()  # SIGTERM, as `kill` sends
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and err.strip().splitlines()[-1] == "distsim: interrupted", err
+    assert "Traceback" not in err and not out.exists() and not _hidden(tmp_path)
