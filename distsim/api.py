@@ -13,20 +13,27 @@ strategy processes -> Trace -> Reconciliation.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from distsim.analysis import Inputs, Reconciliation, reconcile
-from distsim.errors import ScenarioError, SimulationError
+from distsim.analysis.collectives import CollectiveCall
+from distsim.analysis.platform import Platform
+from distsim.errors import OutOfMemoryError, ScenarioError, SimulationError, StrategyBug
 from distsim.estimate import communication_estimate, describe, limit_problems, overflow_problems
+from distsim.hardware.cluster import link_figures
 from distsim.remat.estimate import estimate_rematerialization
 from distsim.remat.run import analyze_rematerialization, fits_rematerialization, run_rematerialization
-from distsim.runner import RunResult, placement_problems, run_communication
+from distsim.runner import RunResult, layout, run_communication
+from distsim.runner import nodes_and_tiers
 from distsim.scenario import Locations, Scenario, StrategySpec, load_scenario, parse_scenario
 from distsim.scenario.problems import problems_from_validation, sort_problems, suggest
 from distsim.strategies import UnknownStrategy, available, get
+from distsim.strategies.registry import BrokenPlugin, label
+from distsim.trace import Trace
 
 
 @dataclass
@@ -36,6 +43,9 @@ class Outcome:
     spec: StrategySpec
     result: RunResult
     reconciliation: Reconciliation
+    # Set when the strategy did not fit in memory (``run(..., keep_going=True)``): the error, with the
+    # rank, op and time; ``result.trace`` is what happened until then. Such an outcome is never ok.
+    failure: OutOfMemoryError | None = None
 
     @property
     def trace(self):
@@ -47,7 +57,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.reconciliation.ok
+        return self.failure is None and self.reconciliation.ok
 
 
 @dataclass(frozen=True)
@@ -56,29 +66,37 @@ class Family:
 
     simulate: Callable  # (scenario, strategy, where, monitor=None) -> RunResult
     analyze: Callable  # (result: RunResult, scenario, strategy) -> Reconciliation
-    fits: Callable  # (scenario, strategy class, spec, where) -> list[Problem]: what the family needs
-    estimate: Callable  # (scenario, strategy) -> estimate.Estimate: the run's size, before it runs
+    fits: Callable  # (scenario, strategy, spec, where) -> list[Problem]: what the family needs
+    estimate: Callable  # (scenario, strategy) -> estimate.Estimate: the run's size, before it runs (cheap)
 
 
-def _fits_communication(scenario: Scenario, cls, spec: StrategySpec, where: Locations) -> list:
+def _fits_communication(scenario: Scenario, strategy, spec: StrategySpec, where: Locations) -> list:
     problems = []
-    if scenario.cluster.workers < cls.min_workers:
-        problems.append(where.problem(("cluster", "workers"), f"{spec.kind} needs at least {cls.min_workers} workers, got {scenario.cluster.workers}"))
+    if scenario.cluster.workers < strategy.min_workers:
+        problems.append(where.problem(("cluster", "workers"), f"{spec.kind} needs at least {strategy.min_workers} workers, got {scenario.cluster.workers}"))
     if scenario.model.params is None:
         problems.append(where.problem(("model",), f"missing required key 'params' (the gradient size {spec.kind} exchanges)", at_key=True))
-    if scenario.cluster.network is None:
+    if scenario.cluster.network is None and scenario.cluster.nodes is None:
         problems.append(where.problem(("cluster",), f"missing required key 'network' ({spec.kind} sends messages)", at_key=True))
-    if not problems:
-        problems += placement_problems(scenario, cls(cls.Params.model_validate(spec.params)), where)
+    if not problems:  # the ranks must have a place on the network: names in a graph, connected endpoints
+        try:
+            where_ranks = layout(scenario, strategy, where)
+        except ScenarioError as error:
+            problems += error.problems
+    if not problems and hasattr(strategy, "problems"):  # what this strategy's own parameters cannot do on this cluster
+        nodes, _ = nodes_and_tiers(scenario, where_ranks)
+        for path, message in strategy.problems(scenario.cluster.workers, scenario.model.params, nodes):
+            at = spec.origin + path if path else ("model", "params")
+            problems.append(where.problem(at, message))
     return problems
 
 
 FAMILIES: dict[str, Family] = {
     "communication": Family(
         simulate=run_communication,
-        analyze=lambda result, scenario, strategy: reconcile(result.trace, inputs_for(scenario, strategy)),
+        analyze=lambda result, scenario, strategy: reconcile(result.trace, inputs_for(scenario, strategy, result)),
         fits=_fits_communication,
-        estimate=lambda scenario, strategy: communication_estimate(scenario, strategy, inputs_for(scenario, strategy)),
+        estimate=lambda scenario, strategy: _communication_estimate(scenario, strategy),
     ),
     "rematerialization": Family(
         simulate=run_rematerialization,
@@ -107,12 +125,15 @@ def loads(text: str, name: str = "<string>", force: bool = False) -> tuple[Scena
 
 
 def run(source: str | Path | Scenario, where: Locations | None = None, on_progress=None, monitor=None,
-        force: bool = False) -> list[Outcome]:
+        keep_going: bool = False, force: bool = False) -> list[Outcome]:
     """Run every strategy of a scenario (a path, YAML already loaded, or a Scenario).
 
     ``on_progress(index, total, kind)`` is called before each strategy; ``monitor(world)``
     receives each simulated World before it runs (``World.progress()`` can be read from
-    another thread while it does). ``force`` runs what the size limits would refuse.
+    another thread while it does). A strategy that does not fit in memory raises
+    OutOfMemoryError, unless ``keep_going``: then its outcome carries the error as
+    ``failure`` and the next strategy runs (a comparison of schedules reports them all).
+    ``force`` runs what the size limits would refuse.
     """
     if isinstance(source, (str, Path)):
         scenario, where = load(source, force)
@@ -125,36 +146,81 @@ def run(source: str | Path | Scenario, where: Locations | None = None, on_progre
             on_progress(index, len(strategies), spec.kind)
         family = FAMILIES[strategy.family]
         try:
-            result = family.simulate(scenario, strategy, where, monitor=monitor)
-        except MemoryError:
+            with _naming(spec.kind, type(strategy)):
+                result = family.simulate(scenario, strategy, where, monitor=monitor)
+        except OutOfMemoryError as error:
+            if not keep_going:
+                raise
+            outcomes.append(_did_not_fit(spec, scenario, strategy, error))
+            continue
+        except MemoryError:  # the host's memory, not a simulated device's: the estimate let it through, or --force
             raise SimulationError(f"{spec.kind}: this machine ran out of memory while simulating it "
                                   f"(estimated: {describe(family.estimate(scenario, strategy))})") from None
         outcomes.append(Outcome(spec, result, family.analyze(result, scenario, strategy)))
     return outcomes
 
 
+def _did_not_fit(spec: StrategySpec, scenario: Scenario, strategy, error: OutOfMemoryError) -> Outcome:
+    """The outcome of a strategy that ran out of memory: its trace until then, no checks, the error."""
+    trace = getattr(error, "trace", None) or Trace(ranks=[], placement=[], nodes=[], links=[])
+    trace.meta.setdefault("strategy", strategy.name)
+    trace.meta.setdefault("out_of_memory", str(error))
+    result = RunResult(scenario, strategy, trace, verified=False, wall_seconds=0.0)
+    return Outcome(spec, result, Reconciliation([], [str(error)]), failure=error)
+
+
 def build_strategies(scenario: Scenario, where: Locations, force: bool = False) -> list:
     """A strategy object per entry of ``strategy``, its parameters validated; located errors otherwise.
 
-    Each is also sized (its family's ``estimate``): derived times that overflow are a
-    problem, and so is a run beyond the limits unless ``force``.
+    Each is sized first (its family's ``estimate``, from closed forms, before any topology
+    is built): a run beyond the limits is a problem unless ``force``, and then its
+    ``fits`` is not checked (building the network of a run that large is what the limit
+    spares). Derived times that overflow are a problem, ``force`` or not.
     """
     problems, strategies = [], []
     for spec in scenario.strategy:
         strategy, found = _build_strategy(spec, where)
         problems += found
         if strategy is not None:
-            family = FAMILIES[strategy.family]
-            fits = family.fits(scenario, type(strategy), spec, where)
-            problems += fits or _size_problems(family.estimate(scenario, strategy), where, spec.kind, force)
+            problems += _check(scenario, strategy, spec, where, force)
             strategies.append(strategy)
     if problems:
         raise ScenarioError(sort_problems(problems, main=where.file))
     return strategies
 
 
-def _size_problems(estimate, where: Locations, kind: str, force: bool) -> list:
-    return overflow_problems(estimate, where) or ([] if force else limit_problems(estimate, where, kind))
+def _check(scenario: Scenario, strategy, spec: StrategySpec, where: Locations, force: bool) -> list:
+    """What keeps one strategy from running: its size first (cheap: closed forms, no topology), then
+    what its family needs (``fits``: the network is built there), then times that overflow."""
+    family = FAMILIES[strategy.family]
+    with _naming(spec.kind, type(strategy)):
+        size = family.estimate(scenario, strategy)  # None while the scenario lacks what sizing needs
+        too_large = [] if force or size is None else limit_problems(size, where, spec.kind)
+        if too_large:  # building the network of a run that large is what the limit spares
+            return too_large
+        fits = family.fits(scenario, strategy, spec, where)
+        return fits or (overflow_problems(size, where) if size is not None else [])
+
+
+def _communication_estimate(scenario: Scenario, strategy):
+    """Size a gradient exchange from the closed forms' inputs without a layout (a collective's count needs
+    the routes of a built cluster: it is sized without it); None while the scenario lacks what that needs."""
+    cluster = scenario.cluster
+    if scenario.model.params is None or (cluster.network is None and cluster.nodes is None) \
+            or cluster.workers < strategy.min_workers:
+        return None
+    inputs = None if hasattr(strategy, "plan") else inputs_for(scenario, strategy)
+    return communication_estimate(scenario, strategy, inputs)
+
+
+@contextmanager
+def _naming(kind: str, cls: type):
+    """A strategy bug (engine/faults.py) leaves here saying which strategy, or which plugin, it was in."""
+    try:
+        yield
+    except StrategyBug as bug:
+        bug.strategy = bug.strategy or label(kind, cls)
+        raise
 
 
 def check_strategies(specs: list[StrategySpec], where: Locations) -> list:
@@ -170,6 +236,8 @@ def _build_strategy(spec: StrategySpec, where: Locations) -> tuple[object | None
     except UnknownStrategy as exc:
         hint = suggest(spec.kind, exc.known)
         return None, [where.problem(spec.origin + ("kind",), f"unknown strategy {spec.kind!r}{hint}; known: {', '.join(exc.known)}")]
+    except BrokenPlugin as exc:
+        return None, [where.problem(spec.origin + ("kind",), str(exc))]
     try:
         strategy = cls(cls.Params.model_validate(spec.params))
     except ValidationError as exc:
@@ -178,22 +246,54 @@ def _build_strategy(spec: StrategySpec, where: Locations) -> tuple[object | None
     return strategy, []
 
 
-def inputs_for(scenario: Scenario, strategy) -> Inputs:
-    """What the closed forms may know: the scenario's numbers and the strategy's parameters."""
-    net = scenario.cluster.network
+def inputs_for(scenario: Scenario, strategy, result: RunResult | None = None) -> Inputs:
+    """What the closed forms may know: the scenario's numbers, the strategy's parameters and,
+    when the run's layout is known, the platform (routes between ranks) — never the trace.
+
+    A cluster of nodes gives the one-hop figures of its fastest hop (see ``link_figures``);
+    its formulas use the platform's routes.
+    """
+    topology, bandwidth, latency = link_figures(scenario.cluster)
+    model = scenario.cluster.network_model
     params = strategy.params
     return Inputs(
         kind=strategy.name,
         workers=scenario.cluster.workers,
         params=scenario.model.params,
         bytes_per_param=scenario.model.bytes_per_param,
-        bandwidth=net.bandwidth,
-        latency=net.latency,
-        topology=net.topology,
+        bandwidth=bandwidth,
+        latency=latency,
+        topology=topology,
         flops=scenario.cluster.gpu.flops,
         reduce_compute=getattr(params, "reduce_compute", False),
         server=getattr(params, "server", "dedicated"),
+        network=model,
+        collective=_collective_call(scenario, strategy, result),
+        platform=platform_of(result.layout, model) if result is not None and result.layout else None,
     )
+
+
+def platform_of(layout, model: str) -> Platform:
+    """The closed forms' view of a layout: links, and the route between two ranks' nodes."""
+    topology, placement = layout.topology, layout.placement
+
+    def route(src: int, dst: int) -> tuple[int, ...]:
+        a, b = placement[src], placement[dst]
+        return () if a == b else topology.route(a, b).links
+
+    return Platform(tuple(topology.links), route, model)
+
+
+def _collective_call(scenario: Scenario, strategy, result: RunResult | None) -> CollectiveCall | None:
+    """What a collective strategy runs (auto resolved as the run resolved it), for its closed forms."""
+    if not hasattr(strategy, "plan"):
+        return None
+    where_ranks = result.layout if result is not None and result.layout else layout(scenario, strategy, Locations("<inputs>"))
+    nodes, tiers = nodes_and_tiers(scenario, where_ranks)
+    n, p, s = scenario.cluster.workers, scenario.model.params, scenario.model.bytes_per_param
+    q = strategy.params
+    algorithm = strategy.plan(tiers, n, p * s)[0].algorithm
+    return CollectiveCall(q.op, algorithm, tuple(range(n)), p, s, q.root, q.channels, q.servers, nodes)
 
 
 def available_strategies() -> dict[str, type]:

@@ -69,3 +69,25 @@ class OutOfMemoryError(SimulationError):
 
 class VerificationError(SimulationError):
     """A payload-carrying run ended with a wrong result on some worker."""
+
+
+class StrategyBug(SimulationError):
+    """A strategy's own code went wrong: an exception in a rank, a misuse of its context (a send to a
+    rank that does not exist, an op of NaN seconds, a release of memory it does not hold, a livelock),
+    or a hook that returned nonsense. Not bad input and not the model: a bug in the strategy, often a
+    plugin's. The run cannot finish (exit 3).
+
+    Raised where it happens with what happened; the engine adds the rank and the file:line in the
+    strategy's code (``engine/faults.py``), and the API adds which strategy or plugin it was.
+    """
+
+    def __init__(self, what: str, rank: str | None = None, where: str | None = None, during: str | None = None,
+                 strategy: str | None = None):
+        super().__init__(what)
+        self.what, self.rank, self.where, self.during, self.strategy = what, rank, where, during, strategy
+
+    def __str__(self) -> str:
+        during = f" in {self.during}" if self.during else ""
+        on = f" on rank {self.rank}" if self.rank else ""
+        at = f" at {self.where}" if self.where else ""
+        return f"{self.strategy or 'the strategy'} failed{during}{on}{at}: {self.what}"

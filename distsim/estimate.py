@@ -37,6 +37,8 @@ MAX_OPS = 5 * 10**6  # rematerialization schedule entries: about a minute
 MAX_RANKS = 65_536  # routes on one switch are computed per pair: a parameter server at 16,384 workers takes ~1 min
 MAX_MEMORY = 8e9  # estimated peak bytes of the run
 MAX_POINTS = 10_000  # sweep points: each is built and validated (~3 ms) before the first one runs
+EXACT_RANKS = 256  # above this the message count is interpolated (closed forms may be per pair of ranks)
+SAMPLE_RANKS = (64, 128, 256)
 
 BYTES_PER_MESSAGE = 120  # measured: ring all-reduce n = 1,024, 2.1 M messages, 247 MB above the interpreter
 MESSAGES_PER_SECOND = 500_000  # measured at n = 1,024 (benchmarks/results.md: 530,030)
@@ -114,31 +116,76 @@ def overflow_problems(estimate: Estimate, where: Locations) -> list[Problem]:
 
 
 def communication_estimate(scenario, strategy, inputs) -> Estimate:
-    """A gradient exchange: its closed-form message count (``analysis.expectation``), ranks, cables, payloads."""
-    from distsim.analysis.closed_forms import expectation
+    """A gradient exchange: its closed-form message count (``analysis.expectation``), ranks, cables, payloads.
 
-    cluster, net, p = scenario.cluster, scenario.cluster.network, scenario.model.params
-    n, extra = cluster.workers, strategy.extra_ranks()
-    expected = expectation(inputs)
+    ``inputs`` None (a collective: its count needs the routes of a built cluster) sizes
+    all but the messages.
+    """
+    from distsim.analysis.closed_forms import expectation
+    from distsim.engine import faults
+
+    cluster, p = scenario.cluster, scenario.model.params
+    n, extra = cluster.workers, faults.call(strategy.extra_ranks, "extra_ranks()")
+    expected = expectation(inputs) if inputs is not None and n <= EXACT_RANKS else None
     messages = expected.messages.value if expected is not None else None
-    nodes = n + sum(1 for _, share in extra if share is None)
-    cables = {"switch": nodes, "ring": nodes, "fully_connected": nodes * (nodes - 1) // 2}.get(net.topology, len(net.edges or ()))
-    payload = _payload_bytes(scenario)
-    memory = {"trace": (messages or 0) * BYTES_PER_MESSAGE, "network": cables * BYTES_PER_CABLE, "payloads": payload}
+    if inputs is not None and n > EXACT_RANKS:
+        expected, messages = _extrapolated(inputs, expectation)
+    memory = {"trace": (messages or 0) * BYTES_PER_MESSAGE, "network": _cables(cluster, extra) * BYTES_PER_CABLE,
+              "payloads": _payload_bytes(scenario)}
     largest = max(memory, key=memory.get)
     path = {"trace": ("cluster", "workers"), "network": ("cluster", "network", "topology"),
             "payloads": ("run", "verify_payload") if scenario.run.verify_payload else ("model", "params")}[largest]
-    size = p * scenario.model.bytes_per_param
-    terms = [(("cluster", "network", "bandwidth"), size / net.bandwidth), (("cluster", "network", "latency"), net.latency)]
-    for index, edge in enumerate(net.edges or ()):
-        at = ("cluster", "network", "edges", index)
-        terms += [(at + ("bandwidth",), size / edge.bandwidth)] if edge.bandwidth else []
-        terms += [(at + ("latency",), edge.latency)] if edge.latency else []
+    terms = _network_terms(cluster, p * scenario.model.bytes_per_param)
     if getattr(strategy.params, "reduce_compute", False):
         terms.append((("cluster", "gpu", "flops"), 2 * p / cluster.gpu.flops))
-    formula = expected.messages.text if expected is not None else "no closed form"
-    return Estimate(messages, "messages", formula, 1 / MESSAGES_PER_SECOND, memory, path,
-                    ranks=n + len(extra), terms=tuple(terms))
+    formula = expected.messages.text if expected is not None else "no closed form before the cluster is built"
+    return Estimate(messages, "messages", formula, 1 / MESSAGES_PER_SECOND, memory, path, ranks=n + len(extra),
+                    terms=tuple(terms))
+
+
+def _extrapolated(inputs, expectation) -> tuple:
+    """(closed forms at a small n, message count at ``inputs.workers``) from the counts at 64, 128 and 256 ranks.
+
+    Why not at n itself: a closed form may hold something per pair of ranks (all-to-all's
+    traffic), which at a million ranks is what must not be built. The quadratic through
+    three points is exact for every count of the form a n^2 + b n + c (n(n-1), 2n, 2n(n-1)).
+    """
+    from dataclasses import replace
+
+    points = [(m, expectation(replace(inputs, workers=m))) for m in SAMPLE_RANKS]
+    if any(form is None for _, form in points):
+        return None, None
+    (x0, f0), (x1, f1), (x2, f2) = ((m, form.messages.value) for m, form in points)
+    x = inputs.workers
+    value = (f0 * (x - x1) * (x - x2) / ((x0 - x1) * (x0 - x2)) + f1 * (x - x0) * (x - x2) / ((x1 - x0) * (x1 - x2))
+             + f2 * (x - x0) * (x - x1) / ((x2 - x0) * (x2 - x1)))
+    return points[-1][1], max(round(value), 0)
+
+
+def _cables(cluster, extra) -> int:
+    """Cables of the network: one per endpoint on a switch or a ring, one per pair fully connected, the
+    edges of a graph; about three per GPU in a cluster of nodes (its port, its NIC's share, the fabric)."""
+    if cluster.network is None:
+        return 3 * cluster.workers
+    net = cluster.network
+    nodes = cluster.workers + sum(1 for _, share in extra if share is None)
+    return {"switch": nodes, "ring": nodes, "fully_connected": nodes * (nodes - 1) // 2}.get(net.topology, len(net.edges or ()))
+
+
+def _network_terms(cluster, size: float) -> list[tuple[tuple, float]]:
+    """(field, seconds one message may take because of it): the whole gradient over each link figure."""
+    if cluster.network is not None:
+        tiers = [(("cluster", "network"), cluster.network, 1.0)]
+    else:
+        tiers = [(("cluster", name), getattr(cluster, name), getattr(cluster, name).efficiency)
+                 for name in ("intra", "inter") if getattr(cluster, name, None) is not None]
+    terms = []
+    for at, tier, efficiency in tiers:
+        terms += [(at + ("bandwidth",), size / (tier.bandwidth * efficiency)), (at + ("latency",), tier.latency)]
+        for index, edge in enumerate(getattr(tier, "edges", None) or ()):
+            terms += [(at + ("edges", index, "bandwidth"), size / edge.bandwidth)] if edge.bandwidth else []
+            terms += [(at + ("edges", index, "latency"), edge.latency)] if edge.latency else []
+    return terms
 
 
 def _payload_bytes(scenario) -> float:

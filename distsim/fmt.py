@@ -16,6 +16,24 @@ def fmt_bytes(value: float) -> str:
     return f"{value:.4g} B"
 
 
+def fmt_memory(value: float) -> str:
+    """Memory (device capacity, activations, peaks) in binary units, as scenarios give it: 80 GiB, 128 MiB.
+
+    Traffic (message sizes, bytes on links) stays in decimal units (:func:`fmt_bytes`), as bandwidths
+    are given (100 Gbit/s = 12.5 GB/s): one unit per quantity across text, plots and reports.
+    """
+    size, unit = memory_unit(value)
+    return f"{value / size:.4g} {unit}"
+
+
+def memory_unit(value: float) -> tuple[float, str]:
+    """The binary unit memory of this size is shown in (an axis of memory up to ``value`` too)."""
+    for unit, size in (("TiB", 2.0**40), ("GiB", 2.0**30), ("MiB", 2.0**20), ("KiB", 2.0**10)):
+        if abs(value) >= size:
+            return size, unit
+    return 1.0, "B"
+
+
 def fmt_time(seconds: float | None) -> str:
     if seconds is None:
         return "-"

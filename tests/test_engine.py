@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from distsim.engine import Device, Phantom, World
-from distsim.errors import DeadlockError, OutOfMemoryError, SimulationError
+from distsim.errors import DeadlockError, OutOfMemoryError, SimulationError, StrategyBug
 from distsim.hardware import build_topology, transfer_time
 
 BW, ALPHA = 1e9, 1e-6
@@ -51,9 +51,10 @@ def test_two_senders_to_one_receiver_share_its_downlink_first_come_first_served(
     w.run()
     m = w.trace.messages
     duration = 1000 / BW
-    assert list(m["t_start"]) == [0.0, duration]  # the second waits for the first to leave the link
+    assert list(m["t_start"]) == [0.0, 0.0]  # both leave their own ports at once...
+    # ...and the second waits at the switch for the first to leave w2's downlink.
     assert w.trace.links[m["blocked_by"][1]].name == "switch->w2"
-    assert m["t_arrive"][1] == 2 * duration + ALPHA
+    assert m["t_arrive"][1] == pytest.approx(2 * duration + ALPHA, rel=1e-12)
 
 
 def test_latency_pipelines_back_to_back_messages():
@@ -207,16 +208,18 @@ def test_events_due_at_one_instant_run_in_the_order_they_were_scheduled():
     assert calendar.due == {}
 
 
-def test_an_exception_in_a_rank_propagates_as_in_simpy():
+def test_an_exception_in_a_rank_ends_the_run_as_a_located_strategy_bug():
     w = world(2)
 
     def broken(ctx):
         yield ctx.op("x", 1.0)
         raise ZeroDivisionError("strategy bug")
 
-    w.spawn(0, broken(w.contexts[0]))
-    with pytest.raises(ZeroDivisionError, match="strategy bug"):
+    w.spawn(1, broken(w.contexts[1]))
+    with pytest.raises(StrategyBug, match=r"on rank w1 at .*test_engine\.py:\d+: ZeroDivisionError: strategy bug") as caught:
         w.run()
+    assert isinstance(caught.value.__cause__, ZeroDivisionError)  # the original, for a debugger
+    assert caught.value.exit_code == 3
 
 
 def test_a_rank_can_handle_a_failed_event_and_wait_on_processed_ones():
@@ -255,5 +258,5 @@ def test_yielding_something_that_is_not_an_event_is_a_clear_error():
         yield 42
 
     w.spawn(0, confused(w.contexts[0]))
-    with pytest.raises(RuntimeError, match='Invalid yield value "42"'):
+    with pytest.raises(StrategyBug, match=r"on rank w0 at .*test_engine\.py:\d+: yielded 42 \(of type int\), not an event"):
         w.run()

@@ -74,9 +74,12 @@ def test_ring_topology_matches_the_closed_form_too():
     assert outcome.reconciliation.ok
 
 
-def test_slower_routes_are_explained_as_topology():
-    # all-to-all on a physical ring: multi-hop routes share links
+def test_a_server_on_a_physical_ring_is_held_up_by_its_own_two_links():
+    # The contention-free form already uses each route (up to four hops round the ring); what is
+    # left is the pushes queueing on the two links into ps and the pulls on the two out of it.
     outcome = run_one("parameter_server", 6, 6000, topology="ring")
     status = {c.name: c.status for c in outcome.reconciliation.checks}
     assert status["makespan (contention-free alpha-beta)"] == "explained"
-    assert any(note.startswith("topology:") for note in outcome.reconciliation.notes)
+    assert status["traffic per pair"] == "ok"
+    held_up = next(note for note in outcome.reconciliation.notes if "held up by" in note)
+    assert "ps->w0" in held_up and "ps->w5" in held_up

@@ -15,6 +15,7 @@ import distsim
 from distsim.cli.main import cli
 from distsim.errors import InputError
 from distsim.report.html import run_report, sweep_report
+from distsim.report.sources import source_text
 from distsim.sweep import run_sweep
 from distsim.sweep.executors import run_serial
 
@@ -104,7 +105,7 @@ def test_a_run_report_renders_with_its_images_and_tables(run_page, tmp_path):
     assert page.body.get("data-rendered") == "yes", "the inline check did not run (blocked by the page's CSP?)"
     images = 2 * len(outcomes)  # a timeline and a links figure per strategy
     assert page.body["data-images"] == page.body["data-images-decoded"] == str(images)
-    assert page.body["data-tables"] == str(2 * len(outcomes))  # checks and busiest links per strategy
+    assert page.body["data-tables"] == str(1 + 2 * len(outcomes))  # the summary; checks and busiest links per strategy
 
 
 def test_a_sweep_report_renders_with_its_scaling_figure_and_table(sweep_page, tmp_path):
@@ -132,7 +133,8 @@ def test_the_browser_check_does_see_a_broken_image(run_page, tmp_path):
 def test_the_report_fetches_nothing(run_page):
     text = run_page[0].read_text()
     page = Page(text)
-    assert all(link.startswith(("data:image/png;base64,", "#")) for link in page.links)
+    # images are data: URIs; links go within the page, or to the derivations in the repository (followed, never fetched)
+    assert all(link.startswith(("data:image/png;base64,", "#", "docs/derivations.md#")) for link in page.links)
     policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', text).group(1)
     assert policy.startswith("default-src 'none'; img-src data:;")
     assert "http://" not in text and "https://" not in text
@@ -148,7 +150,7 @@ def test_the_report_has_the_scenario_and_every_checks_formula_and_source(run_pag
         assert f'<section id="run-{outcome.result.kind}">' in text
         for check in outcome.reconciliation.checks:
             assert f"<code>{escape(check.formula)}</code>" in text
-            assert escape(check.source) in text
+            assert escape(source_text(check.source)) in text
         for note in outcome.reconciliation.notes:  # the parameter server's bottleneck explanation
             assert escape(note) in text
     assert "ps-&gt;switch" in text and "explained" in text
@@ -214,4 +216,4 @@ def test_a_rematerialization_report_has_timelines_and_the_trade_off(tmp_path):
     assert "<h2>Memory vs time</h2>" in text
     page = rendered(tmp_path / "chain.html", tmp_path)
     assert page.body["data-images"] == page.body["data-images-decoded"] == "3"  # two timelines, one trade-off
-    assert page.body["data-tables"] == "2"
+    assert page.body["data-tables"] == "3"  # the summary and a check table per schedule

@@ -54,7 +54,7 @@ GOOD = """\
 cluster:
   workers: 4
   gpu: {flops: 19.5 TFLOP/s, memory: 40GiB}
-  network: {topology: graph, bandwidth: 5e9, latency: 5e-6, edges: [[0, 1], {nodes: [1, s], bandwidth: 1 GB/s}, [2, s], [3, s]]}
+  network: {topology: graph, bandwidth: 5e9, latency: 5e-6, switches: [s], edges: [[0, 1], {nodes: [1, s], bandwidth: 1 GB/s}, [2, s], [3, s]]}
 model: {params: 7G, dtype: bf16}
 strategy: [{kind: ring_allreduce, reduce_compute: true}, {kind: parameter_server, server: 0, lr: 0.5}]
 run: {seed: 3, verify_payload: null}

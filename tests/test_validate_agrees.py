@@ -27,7 +27,7 @@ model: {params: 100}
 """
 CASES = {
     "server_99": (BASE + "strategy: {kind: parameter_server, server: 99}\n", "strategy.server", 5, "worker 99 does not exist"),
-    "unconnected": (BASE.replace("{bandwidth", "{topology: graph, edges: [[0, sw]], bandwidth")
+    "unconnected": (BASE.replace("{bandwidth", "{topology: graph, switches: [sw], edges: [[0, sw]], bandwidth")
                     + "strategy: {kind: ring_allreduce}\n", "cluster.network.edges", 3, "no cable connects w1"),
     "sweep_value": (BASE + "strategy: {kind: parameter_server}\nsweep:\n  strategy.server: [0, 99]\n",
                     "sweep.strategy.server.1", 7, "worker 99 does not exist"),

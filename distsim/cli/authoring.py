@@ -104,12 +104,7 @@ def schema_markdown(builtin: bool = False) -> str:
 def strategy_docs(builtin: bool = False) -> dict:
     """name -> StrategyDoc for every registered strategy (only built-ins if ``builtin``), in table order."""
     from distsim.scenario.schema import StrategyDoc
-    from distsim.strategies import available, get
-    from distsim.strategies.registry import BUILTIN
+    from distsim.strategies.registry import loadable
 
-    names = [cls.name for cls in BUILTIN] if builtin else list(available())
-    docs = {}
-    for name in names:
-        cls = get(name)
-        docs[name] = StrategyDoc(cls.Params, cls.summary, getattr(cls, "family", ""))
-    return docs
+    # A plugin that cannot be loaded is left out (distsim strategies lists it as broken).
+    return {name: StrategyDoc(cls.Params, cls.summary, getattr(cls, "family", "")) for name, cls in loadable(builtin).items()}

@@ -18,6 +18,7 @@ import click
 from distsim import __version__, api, strict_json
 from distsim.cli import authoring
 from distsim.cli import golden as golden_cli
+from distsim.cli.collectives import collectives
 from distsim.cli.options import force_option
 from distsim.cli.plot import plot
 from distsim.cli.progress import LiveStatus
@@ -29,6 +30,7 @@ from distsim.fileio import atomic_directory, check_output
 from distsim.report.summary import exam_table, outcome_dict, run_text
 
 EXIT_OK, EXIT_CHECK_FAILED = 0, 1  # bad input (2) and simulation failures (3) come from DistsimError.exit_code
+EXIT_SIMULATION = 3  # ... or from strategies that did not fit in memory, after every strategy was reported
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -67,7 +69,7 @@ def run(scenario: Path, as_json: bool, trace_out: Path | None, expect: Path | No
     if trace_out is not None:
         check_output(trace_out, folder=True)
     with LiveStatus() as status:
-        outcomes = api.run(scenario, on_progress=_progress, monitor=status, force=force)
+        outcomes = api.run(scenario, on_progress=_progress, monitor=status, keep_going=True, force=force)
     if trace_out is not None:
         _write_traces(outcomes, trace_out)
     if as_json:
@@ -80,6 +82,11 @@ def run(scenario: Path, as_json: bool, trace_out: Path | None, expect: Path | No
             click.echo("\n" + run_text(outcome))
         if len(outcomes) > 1:
             click.echo("\nsummary (from the simulated traces)\n" + _summary_table(outcomes))
+    if any(o.failure is not None for o in outcomes):  # all were reported; those out of memory end it as exit 3
+        for outcome in outcomes:
+            if outcome.failure is not None:
+                click.echo(f"distsim: error: {outcome.spec.kind} does not fit: {outcome.failure}", err=True)
+        return EXIT_SIMULATION
     matches = expect is None or golden_cli.check_expectation(outcomes, scenario, expect, golden, rel_tol)
     return EXIT_OK if matches and all(o.ok for o in outcomes) else EXIT_CHECK_FAILED
 
@@ -98,10 +105,12 @@ def strategies() -> int:
 
 
 @cli.command()
-@click.option("--suite", type=click.Choice(["ring", "remat", "sweep"]), default="ring", show_default=True,
-              help="ring: ring all-reduce vs a bare SimPy loop; remat: every rematerialization schedule at L = 1000; "
-                   "sweep: a 100-point sweep on 1 and 2 processes and on Dask.")
-@click.option("--sizes", default="64,256,1024", show_default=True, help="Comma-separated worker counts (ring suite).")
+@click.option("--suite", type=click.Choice(["ring", "flow", "remat", "sweep", "collectives"]), default="ring", show_default=True,
+              help="ring: ring all-reduce vs a bare SimPy loop (add --sizes 2048,4096 for the large runs); flow: the same "
+                   "ring as flows vs the default cut-through model; remat: every rematerialization schedule at L = 1000; "
+                   "sweep: a 100-point sweep on 1 and 2 processes and on Dask; collectives: a hierarchical "
+                   "all-reduce on nodes of 8 GPUs (--sizes: GPUs) vs a bare loop.")
+@click.option("--sizes", default="64,256,1024", show_default=True, help="Comma-separated worker counts (ring, flow, collectives suites).")
 @click.option("--repeat", default=3, show_default=True, type=click.IntRange(1), help="Repetitions; medians are reported.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rows as JSON.")
 def bench(suite: str, sizes: str, repeat: int, as_json: bool) -> int:
@@ -109,7 +118,8 @@ def bench(suite: str, sizes: str, repeat: int, as_json: bool) -> int:
     or ops) per second and peak memory.
 
     ring: a ring all-reduce (p = 1e9, full trace) against a bare SimPy loop with one
-    timeout per message. remat: one backward pass of L = 1000 layers under every
+    timeout per message. flow: that ring as max-min flows against the default
+    cut-through model. remat: one backward pass of L = 1000 layers under every
     schedule, and the optimal planner alone. sweep: a 100-point sweep on 1 and 2
     local processes and on Dask. Each measurement runs in its own process and
     compared runs alternate; the machine is shared and noisy, so compare the ratios.
@@ -146,15 +156,18 @@ def _summary_table(outcomes) -> str:
 def _describe(scenario, path: Path) -> str:
     net = scenario.cluster.network
     model = scenario.model
-    if net is None:  # a layer chain on one worker (rematerialization)
+    if net is None and scenario.cluster.nodes is None:  # a layer chain on one worker (rematerialization)
         from distsim.report.remat import remat_describe
 
         return remat_describe(scenario, path)
-    return (
-        f"{path}: {scenario.cluster.workers} workers on a {net.topology} network "
-        f"({net.bandwidth * 8 / 1e9:.4g} Gbit/s, {net.latency * 1e6:.4g} us per hop); "
-        f"gradient of {model.params:,} {model.dtype} parameters ({model.bytes_per_param} B each)"
-    )
+    if net is None:
+        from distsim.hardware.cluster import describe_cluster
+
+        hardware = describe_cluster(scenario.cluster)
+    else:
+        hardware = (f"{scenario.cluster.workers} workers on a {net.topology} network "
+                    f"({net.bandwidth * 8 / 1e9:.4g} Gbit/s, {net.latency * 1e6:.4g} us per hop)")
+    return f"{path}: {hardware}; gradient of {model.params:,} {model.dtype} parameters ({model.bytes_per_param} B each)"
 
 
 def _progress(index: int, total: int, kind: str) -> None:
@@ -163,16 +176,20 @@ def _progress(index: int, total: int, kind: str) -> None:
 
 
 def _write_traces(outcomes, directory: Path) -> None:
+    import numpy as np
+
+    from distsim.report.occupancy import link_spans
     from distsim.trace.export import write_chrome_trace, write_csvs
 
     with atomic_directory(directory) as tmp:
         for outcome in outcomes:
             target = tmp / outcome.result.kind if len(outcomes) > 1 else tmp
             write_csvs(outcome.trace, target)
-            write_chrome_trace(outcome.trace, target / "trace.json")
+            busy = link_spans(outcome.trace, np.arange(len(outcome.trace.links)))  # as the figures draw links
+            write_chrome_trace(outcome.trace, target / "trace.json", busy)
 
 
-for command in (sweep, plot, report, tradeoff, authoring.validate, authoring.schema, golden_cli.verify):
+for command in (sweep, plot, report, tradeoff, collectives, authoring.validate, authoring.schema, golden_cli.verify):
     cli.add_command(command)
 
 

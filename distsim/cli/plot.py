@@ -84,4 +84,4 @@ def tradeoff_plot(scenario: Path, output: Path, force: bool = False) -> Path:
         raise InputError(f"{scenario}: --kind tradeoff needs a layer chain (model: layers and layer, or per_layer)")
     progress = (lambda text: click.echo(text, err=True)) if sys.stderr.isatty() else None
     points = sweep_parameters(loaded, progress)
-    return module.plot_tradeoff(points, output, f"{scenario.name}: memory against time")
+    return module.plot_tradeoff(points, output, f"{scenario.name}: memory against time", memory=loaded.cluster.gpu.memory)

@@ -54,9 +54,9 @@ def report(source: Path, output: Path, force: bool) -> int:
                 rows = run_sweep((scenario, where), force=force, progress=progress).rows
             page, code = html.sweep_report(source.name, rows, list(scenario.sweep), text), _sweep_code(rows)
         else:
-            outcomes = api.run(scenario, where, on_progress=step_message, force=force)
+            outcomes = api.run(scenario, where, on_progress=step_message, keep_going=True, force=force)
             page = html.run_report(source.name, text, outcomes, _tradeoff(source, outcomes))
-            code = EXIT_OK if all(o.ok for o in outcomes) else EXIT_CHECK_FAILED
+            code = _run_code(outcomes)
     write_text(output, page)
     click.echo(f"wrote {output}")
     return code
@@ -65,6 +65,13 @@ def report(source: Path, output: Path, force: bool) -> int:
 def _swept_columns(rows: list[dict]) -> list[str]:
     columns = list(rows[0]) if rows else []
     return columns[1: columns.index("strategy")] if "strategy" in columns else []
+
+
+def _run_code(outcomes) -> int:
+    """3 when a strategy did not fit in memory (the report lists it as such), else 0 or 1 by the checks."""
+    if any(o.failure is not None for o in outcomes):
+        return EXIT_SIMULATION
+    return EXIT_OK if all(o.ok for o in outcomes) else EXIT_CHECK_FAILED
 
 
 def _sweep_code(rows: list[dict]) -> int:

@@ -40,6 +40,7 @@ def tradeoff(scenario: Path, sweep: str, output: Path | None, force: bool) -> in
     points = (sweep_budget if sweep == "budget" else sweep_parameters)(loaded, progress)
     click.echo(tradeoff_table(points, sweep))
     if output is not None:
-        plot_tradeoff(points, output, f"{scenario.name}: memory against time ({'budget' if sweep == 'budget' else 'parameter'} sweep)", sweep)
+        plot_tradeoff(points, output, f"{scenario.name}: memory against time ({'budget' if sweep == 'budget' else 'parameter'} sweep)",
+                      sweep, memory=loaded.cluster.gpu.memory)
         click.echo(f"wrote {output}")
     return 0

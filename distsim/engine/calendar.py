@@ -23,9 +23,11 @@ from distsim.engine.events import Decided, fire
 
 
 class Calendar:
-    def __init__(self, env):
+    def __init__(self, env, between_instants=None):
         self.env = env
         self.due: dict[float, list[Event]] = {}  # instant -> events, in the order scheduled
+        # Called before each instant's events (cheap housekeeping, e.g. moving trace rows into columns).
+        self.between_instants = between_instants or (lambda: None)
 
     def at(self, time: float, event: Event) -> None:
         """Process ``event`` (already decided) at absolute ``time``."""
@@ -39,6 +41,14 @@ class Calendar:
         heappush(self.env._queue, (time, NORMAL, next(self.env._eid), tick))
 
     def _fire(self, tick: Event) -> None:
+        self.between_instants()
         # Popped first: an event scheduled for this very instant while these run gets a tick of its own.
         for event in self.due.pop(tick._value):
-            fire(event)
+            # fire(event), inlined for the events that cannot fail (every one the engine schedules here).
+            callbacks, event.callbacks = event.callbacks, None
+            if event._ok:
+                for callback in callbacks:
+                    callback(event)
+            else:
+                event.callbacks = callbacks
+                fire(event)

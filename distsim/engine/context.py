@@ -11,9 +11,12 @@ from typing import TYPE_CHECKING
 
 from simpy.events import Event
 
+from distsim.engine import faults
 from distsim.engine.events import Decided
 from distsim.engine.messaging import Channel, endpoint, schedule_at
-from distsim.errors import OutOfMemoryError
+from distsim.errors import OutOfMemoryError, StrategyBug
+
+INF = float("inf")
 
 if TYPE_CHECKING:
     from distsim.engine.world import World
@@ -40,6 +43,10 @@ class Context:
         self.incoming: dict[int, Channel]
         self.send, self.recv, self.sendrecv, self.outgoing, self.incoming = endpoint(world, rank)
         self._extend_ops, self._pack_op = world.trace.ops.sink()
+        # Livelock watch: zero-duration ops in a row at one instant (see engine/faults.py). An executor
+        # that knows how many ops it runs may raise the limit for itself (zero_time_ops).
+        self.zero_time_ops = 0
+        self._zero_at, self._zero_count = -1.0, 0
 
     @property
     def now(self) -> float:
@@ -57,6 +64,8 @@ class Context:
     def op(self, kind: str, duration: float, flops: float = 0.0, nbytes: int = 0, index: int = -1) -> Event:
         """Record an operation of ``duration`` seconds starting now; yield the returned event to wait for it."""
         now = self.env._now
+        if not 0.0 < duration < INF:  # zero, negative, infinite or NaN: the rare case, checked apart
+            self._unusual_duration(kind, duration, now)
         end = now + duration
         trace = self.world.trace
         self._extend_ops(
@@ -66,6 +75,19 @@ class Context:
         schedule_at(self.env, end, event)
         return event
 
+    def _unusual_duration(self, kind: str, duration: float, now: float) -> None:
+        """An op of zero seconds is fine, unless a rank does nothing else at one instant (a livelock);
+        NaN, infinite and negative durations are strategy bugs."""
+        if duration != 0.0:
+            raise StrategyBug(f"op {kind!r} lasts {duration:.6g} s; an op lasts a finite, non-negative time", self.name)
+        if now != self._zero_at:
+            self._zero_at, self._zero_count = now, 0
+        self._zero_count += 1
+        limit = max(faults.ZERO_TIME_LIMIT, self.zero_time_ops)
+        if self._zero_count > limit:
+            raise StrategyBug(f"more than {limit:,} zero-duration ops in a row at t={now:.9g} s (the last {kind!r}): "
+                              "a livelock", self.name)
+
     def compute(self, kind: str, flops: float, index: int = -1) -> Event:
         """A compute op of ``flops`` on this rank's GPU: flops / (device FLOP/s) seconds."""
         return self.op(kind, flops / self.world.device.flops, flops=flops, index=index)
@@ -73,6 +95,8 @@ class Context:
     def allocate(self, nbytes: int, what: str) -> None:
         """Claim device memory; an allocation beyond capacity stops the run with a report."""
         capacity = self.world.device.memory
+        if not nbytes >= 0:
+            raise StrategyBug(f"allocates {nbytes} bytes for {what}; an allocation is a non-negative number of bytes", self.name)
         if self.memory_in_use + nbytes > capacity:
             raise OutOfMemoryError(
                 f"out of memory on {self.name} at t={self.now:.9g} s allocating {nbytes:,} bytes for {what}: "
@@ -82,4 +106,7 @@ class Context:
         self.memory_peak = max(self.memory_peak, self.memory_in_use)
 
     def release(self, nbytes: int) -> None:
+        """Give back device memory this rank holds (releasing more than it holds is a strategy bug)."""
+        if not 0 <= nbytes <= self.memory_in_use:
+            raise StrategyBug(f"releases {nbytes:,} bytes but holds {self.memory_in_use:,}", self.name)
         self.memory_in_use -= nbytes

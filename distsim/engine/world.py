@@ -1,12 +1,11 @@
-"""The simulated world: one SimPy environment, the network's link occupancy, the ranks.
+"""The simulated world: one SimPy environment, a network model, the ranks.
 
 Design, and why (measured on a 1,024-worker ring all-reduce, 2.1 M messages):
 
-* **A link is a busy-until time per direction**, not a ``simpy.Resource``. A message
-  holds every link of its route together (cut-through) for nbytes/bandwidth,
-  starting when the last of them is free; links serve messages in the order they
-  were sent (FIFO). Since all of this is known when the message is sent, the send
-  costs no event at all.
+* **The network is a model behind one narrow interface** (``engine/network/``): the
+  messaging layer keeps mailboxes, the model decides when bytes leave and arrive. The
+  default (cut-through, links as FIFO servers) decides a message on a free port of a
+  switch when it is sent, so the send costs no event at all.
 * **The arrival is the one event per message.** It is scheduled at the absolute
   arrival time (so ``t_arrive`` in the trace is bit-exact) and is the very event the
   receiver waits on: if the receiver is already waiting, its own waiting event is
@@ -34,7 +33,7 @@ import simpy
 from distsim.engine.calendar import Calendar
 from distsim.engine.context import Context
 from distsim.engine.events import fire
-from distsim.engine.messaging import Ports
+from distsim.engine.network import DEFAULT, build_network
 from distsim.engine.process import RankProcess
 from distsim.errors import DeadlockError, SimulationError
 from distsim.hardware.topology import Topology
@@ -60,6 +59,7 @@ class World:
         device: Device,
         bytes_per_element: int,
         copies_payloads: bool = True,
+        network: str = DEFAULT,
     ):
         self.env = simpy.Environment()
         self.copies_payloads = copies_payloads  # False when tensors are phantoms: nothing to copy
@@ -68,32 +68,32 @@ class World:
         self.bytes_per_element = bytes_per_element
         self.ranks = list(ranks)
         self.placement = list(placement)
-        self.busy_until = [0.0] * (len(topology.links) + 1)  # per link direction, plus a scratch slot
         self.trace = Trace(
             ranks=self.ranks,
             placement=self.placement,
             nodes=list(topology.endpoints),
             links=list(topology.links),
         )
-        self.calendar = Calendar(self.env)
-        self.ports = Ports(self)
+        self.calendar = Calendar(self.env, between_instants=self.trace.maybe_flush)
+        self.network = build_network(network, self)  # decides when bytes leave and arrive
+        self.trace.network = network
         self.contexts: list[Context] = []  # filled before any process runs; endpoints hold this list
         self.contexts.extend(Context(self, rank) for rank in range(len(ranks)))
         self._processes: dict[int, simpy.Process] = {}
         self._finished: dict[int, float] = {}
 
     def route(self, src_rank: int, dst_rank: int):
-        """``(link ids, bandwidth, latency)`` between two ranks' nodes; noted in the trace."""
+        """The topology's route between two ranks' nodes; noted in the trace."""
         a, b = self.placement[src_rank], self.placement[dst_rank]
         route = self.topology.route(a, b)
         self.trace.routes[(a, b)] = route.links
-        return route.links, route.bandwidth, route.latency
+        return route
 
     def spawn(self, rank: int, program) -> None:
         """Run ``program`` (a generator) as the process of ``rank``."""
         if rank in self._processes:
             raise SimulationError(f"rank {self.ranks[rank]} already has a process")
-        process = RankProcess(self.env, program)
+        process = RankProcess(self.env, program, self.ranks[rank])
         process.callbacks.append(lambda _event, rank=rank: self._finished.__setitem__(rank, self.env.now))
         self._processes[rank] = process
 

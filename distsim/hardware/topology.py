@@ -34,8 +34,9 @@ class Route:
 class Topology:
     """Endpoints, directed links and cached shortest-path routes over a networkx graph."""
 
-    def __init__(self, kind: str, graph: nx.Graph, endpoints: list[str]):
+    def __init__(self, kind: str, graph: nx.Graph, endpoints: list[str], router=None):
         self.kind = kind
+        self.router = router  # (endpoint name, endpoint name) -> the path's node names; None: fewest hops
         self.graph = graph
         self.endpoints = list(endpoints)
         self.links: list[LinkInfo] = []
@@ -55,7 +56,8 @@ class Topology:
         return route
 
     def _shortest(self, a: int, b: int) -> Route:
-        path = nx.shortest_path(self.graph, self.endpoints[a], self.endpoints[b])
+        src, dst = self.endpoints[a], self.endpoints[b]
+        path = self.router(src, dst) if self.router else nx.shortest_path(self.graph, src, dst)
         ids = tuple(self._link_id[(u, v)] for u, v in zip(path, path[1:]))
         return Route(ids, min(self.links[i].bandwidth for i in ids), sum(self.links[i].latency for i in ids))
 

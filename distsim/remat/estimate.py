@@ -20,10 +20,14 @@ BYTES_PER_OP = 270  # store_all, L = 1e5: 700,003 entries, 186 MB above the inte
 BYTES_PER_PLAN_STATE = 100  # optimal, L = 1e5, 316 slots: 3.2e7 cached minima, 3.3 GB peak
 
 
-def estimate_rematerialization(scenario, strategy) -> Estimate:
-    """Ops, memory and the op-time bound of ``strategy``'s schedule on ``scenario``'s chain."""
+def estimate_rematerialization(scenario, strategy) -> Estimate | None:
+    """Ops, memory and the op-time bound of ``strategy``'s schedule on ``scenario``'s chain (None while the
+    chain is not described: ``fits`` says what is missing)."""
     per_layer = getattr(scenario.model, "per_layer", None)
     layers = len(per_layer) if per_layer else scenario.model.layers
+    described = per_layer or ([scenario.model.layer] if scenario.model.layer is not None else [])
+    if not layers or not described or any(l.fwd_time is None and l.fwd_flops is None for l in described):
+        return None
     chain = Chain.of(scenario) if OPS_PER_LAYER * layers <= estimate.MAX_OPS else None  # O(L): only if it may run
     reruns, how = _reruns(strategy, chain) if chain else (0, "at least 7 per layer")
     ops = OPS_PER_LAYER * layers + OPS_PER_RERUN * reruns

@@ -11,24 +11,25 @@ from __future__ import annotations
 import time
 
 from distsim.analysis.remat import RematInputs, reconcile_remat
-from distsim.errors import VerificationError
+from distsim.engine import faults
+from distsim.errors import OutOfMemoryError, VerificationError
 from distsim.remat.chain import Chain, chain_problems
 from distsim.remat.numpy_exec import MLP, execute, reference_gradients
-from distsim.remat.schedule import Schedule
+from distsim.remat.schedule import Schedule, peak_bytes
 from distsim.remat.simpy_exec import simulate
 from distsim.runner import RunResult
 
 AUTO_VERIFY_OPS = 250_000  # schedules up to this many ops are run on real numbers by default
 
 
-def fits_rematerialization(scenario, cls, spec, where) -> list:
+def fits_rematerialization(scenario, strategy, spec, where) -> list:
     """Located problems: the chain is not described, or the schedule's parameters do not suit it."""
     problems = chain_problems(scenario, where, spec.kind)
     if problems:
         return problems
-    strategy = cls(cls.Params.model_validate(spec.params))
     chain = Chain.of(scenario)
-    return [where.problem(spec.origin + (name,), message) for name, message in strategy.problems(chain)]
+    found = faults.call(strategy.problems, "problems()", chain)
+    return [where.problem(spec.origin + (name,), message) for name, message in found]
 
 
 def run_rematerialization(scenario, strategy, where=None, verify: bool | None = None, monitor=None) -> RunResult:
@@ -38,8 +39,12 @@ def run_rematerialization(scenario, strategy, where=None, verify: bool | None = 
     """
     started = time.perf_counter()
     chain = Chain.of(scenario)
-    schedule = strategy.schedule(chain)
-    trace = simulate(schedule, chain, scenario.cluster.gpu.flops)
+    schedule = faults.call(strategy.schedule, "schedule()", chain)
+    try:
+        trace = simulate(schedule, chain, scenario.cluster.gpu.flops)
+    except OutOfMemoryError as error:
+        _did_not_fit(error, strategy, schedule, chain, scenario)
+        raise
     if verify is None:
         verify = scenario.run.verify_payload if scenario.run.verify_payload is not None else len(schedule) <= AUTO_VERIFY_OPS
     if verify:
@@ -50,6 +55,18 @@ def run_rematerialization(scenario, strategy, where=None, verify: bool | None = 
     )
     peak = {"w0": int(trace.ops["memory_in_use"].max()) if len(trace.ops) else chain.sizes[0]}
     return RunResult(scenario, strategy, trace, verify, time.perf_counter() - started, peak)
+
+
+def _did_not_fit(error: OutOfMemoryError, strategy, schedule: Schedule, chain: Chain, scenario) -> None:
+    """Note on the partial trace what a report of a schedule that does not fit shows: the schedule, the
+    failure (rank, op, time), the device's memory and, when that is what ran out, the peak the schedule needs."""
+    meta = error.trace.meta
+    meta.update(strategy=strategy.name, layers=chain.layers, seed=scenario.run.seed, verified=False,
+                schedule=schedule.summary, schedule_params=schedule.params, input_load=schedule.input_load,
+                out_of_memory=str(error), memory_bytes=int(chain.memory.capacity))
+    needed = peak_bytes(schedule, chain.sizes)
+    if needed > chain.memory.capacity:  # else the disk was full
+        meta["peak_needed_bytes"] = needed
 
 
 def check_gradients(schedule: Schedule, seed: int) -> None:

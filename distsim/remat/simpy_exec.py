@@ -23,15 +23,21 @@ from distsim.trace import Trace
 
 
 def simulate(schedule: Schedule, chain: Chain, flops: float) -> Trace:
-    """Run ``schedule`` on one worker with ``chain``'s costs; the trace (OutOfMemoryError if it does not fit)."""
+    """Run ``schedule`` on one worker with ``chain``'s costs; the trace (OutOfMemoryError if it does not
+    fit, carrying the trace until then as ``error.trace``)."""
     world = World(single_node(), ["w0"], [0], Device(flops, chain.memory.capacity), 1, copies_payloads=False)
     world.spawn(0, _worker(world, schedule, chain))
-    world.run()
+    try:
+        world.run()
+    except OutOfMemoryError as error:
+        error.trace = world.trace  # what happened until then: the ops, and memory in use over time
+        raise
     return world.trace
 
 
 def _worker(world: World, schedule: Schedule, chain: Chain):
     ctx = world.contexts[0]
+    ctx.zero_time_ops = len(schedule.ops) + 1  # frees (and free loads) take no time: not a livelock below this
     meta = world.trace.meta
     residency = Residency(chain.layers, chain.sizes, schedule.input_load)
     sizes, memory, disk = chain.sizes, chain.memory, chain.disk

@@ -21,8 +21,11 @@ from html import escape
 
 from distsim.analysis.links import link_loads
 from distsim.errors import InputError
-from distsim.fmt import fmt_bytes, fmt_count, fmt_time
+from distsim.fmt import fmt_bytes, fmt_count, fmt_memory, fmt_time
 from distsim.report import plots
+from distsim.report.remat import does_not_fit
+from distsim.report.sources import derivation, link, source_text
+from distsim.report.swept import swept_facts
 
 LINK_ROWS = 10  # busiest links listed per run
 SWEEP_ROWS = 500  # rows of a sweep shown in the table (the CSV has them all)
@@ -71,6 +74,8 @@ def run_report(name: str, scenario_text: str, outcomes, extra: tuple[Figure, ...
     """The report of one scenario's run: a section per strategy (outcomes from ``distsim.run``),
     then ``extra`` figures (such as the rematerialization trade-off, which the caller computes)."""
     sections = [_section("scenario", "Scenario", f"<p>From <code>{escape(name)}</code>, as written:</p>{_pre(scenario_text)}")]
+    if len(outcomes) > 1:
+        sections.append(_section("summary", "Summary", _runs_table(outcomes)))
     for outcome in outcomes:
         sections.append(_section(f"run-{outcome.result.kind}", outcome.result.kind, _run_body(outcome)))
     for index, figure in enumerate(extra):
@@ -80,7 +85,7 @@ def run_report(name: str, scenario_text: str, outcomes, extra: tuple[Figure, ...
 
 def sweep_report(name: str, rows: list[dict], swept: list[str], scenario_text: str = "") -> str:
     """The report of a sweep: the scaling figure, every point's verdict, the failures."""
-    sections = []
+    sections = [_section("swept", "What was swept", _swept_body(rows, swept))]
     if scenario_text:
         sections.append(_section("scenario", "Scenario", f"<p>From <code>{escape(name)}</code>, as written:</p>{_pre(scenario_text)}"))
     sections.append(_section("summary", "Summary", _sweep_summary(rows)))
@@ -101,11 +106,14 @@ def sweep_report(name: str, rows: list[dict], swept: list[str], scenario_text: s
 
 
 def _run_body(outcome) -> str:
+    if outcome.failure is not None:
+        return _did_not_fit_body(outcome)
     result, rec, trace = outcome.result, outcome.reconciliation, outcome.trace
     verdict = "every check holds" if rec.ok else "a check failed"
     parts = [f"<p><strong>{escape(verdict)}</strong>. {_facts(outcome)}</p>"]
     if rec.checks:
-        parts.append("<h3>Expected vs simulated</h3>" + _checks_table(rec.checks))
+        parts.append("<h3>Expected vs simulated</h3>"
+                     + _checks_table(rec.checks, result.kind, memory=outcome.family == "rematerialization"))
     notes = list(rec.notes)
     loads = link_loads(trace) if len(trace.messages) else []
     if loads:
@@ -115,13 +123,59 @@ def _run_body(outcome) -> str:
     if loads:
         parts.append("<h3>Busiest links</h3>" + _links_table(loads[:LINK_ROWS], len(loads)))
     runs = [(result.kind, trace)]
-    figures = [Figure("Timeline", "One row per rank (transfers it sent above, compute and memory ops below) and per link; "
-                      "colour: the phase of each message.", plots.png_bytes(plots.timeline_figure(runs)))]
+    figures = [Figure("Timeline", _timeline_caption(trace), plots.png_bytes(plots.timeline_figure(runs)))]
     if len(trace.messages):
         figures.append(Figure("Links", "Left: fraction of each moment the busiest links spent transmitting. "
                               "Right: bytes carried per link; the bottleneck in vermillion.", plots.png_bytes(plots.links_figure(runs))))
     parts += [_figure(f) for f in figures]
     return "\n".join(parts)
+
+
+def _runs_table(outcomes) -> str:
+    """One row per strategy: whether it fits and its checks hold, and what it cost."""
+    head = "<tr><th>strategy</th><th>verdict</th><th>time</th><th>peak memory</th><th>messages</th></tr>"
+    rows = []
+    for outcome in outcomes:
+        sim, meta = outcome.reconciliation.simulated, outcome.trace.meta
+        if outcome.failure is not None:
+            verdict, status = "does not fit", "error"
+            peak = f"{fmt_memory(meta['peak_needed_bytes'])} needed" if "peak_needed_bytes" in meta else "-"
+            time, messages = "-", "-"
+        else:
+            verdict, status = ("every check holds", "ok") if outcome.ok else ("a check failed", "FAIL")
+            time = fmt_time(sim.get("backward_time_s", sim.get("makespan_s")))
+            peak = fmt_memory(sim.get("peak_activation_bytes", max(outcome.result.memory_peak.values(), default=0)))
+            messages = fmt_count(sim["messages"]) if "messages" in sim else "-"
+        rows.append(f"<tr><td><a href=\"#run-{escape(outcome.result.kind)}\">{escape(outcome.result.kind)}</a></td>"
+                    f"<td class=\"{status}\">{verdict}</td><td class=\"num\">{time}</td><td class=\"num\">{peak}</td>"
+                    f"<td class=\"num\">{messages}</td></tr>")
+    note = ("<p class=\"source\">time: the backward pass of a rematerialization schedule, the makespan of a gradient "
+            "exchange; peak memory: activations, or the largest rank's device memory.</p>")
+    return f"<table class=\"runs\"><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>{note}"
+
+
+def _did_not_fit_body(outcome) -> str:
+    """A strategy that ran out of memory: where and why, and its timeline until then (memory in use)."""
+    trace, meta = outcome.trace, outcome.trace.meta
+    why = does_not_fit(meta) if outcome.family == "rematerialization" else "does not fit"
+    parts = [f"<p><strong class=\"error\">{escape(why)}.</strong> "
+             f"{escape(str(outcome.failure))}.</p>"]
+    if meta.get("schedule"):
+        parts.append(f"<p>Plan: {escape(meta['schedule'])}.</p>")
+    if len(trace.ops) or len(trace.messages):
+        runs = [(f"{outcome.result.kind} (until it ran out of memory)", trace)]
+        parts.append(_figure(Figure("Timeline until out of memory", "The ops that ran before the allocation that "
+                                    "did not fit.", plots.png_bytes(plots.timeline_figure(runs)))))
+    return "\n".join(parts)
+
+
+def _timeline_caption(trace) -> str:
+    if len(trace.ranks) > plots.AGGREGATE_RANKS:
+        return (f"{len(trace.ranks)} ranks, too many for a row each: above, groups of ranks, each row the fraction "
+                "of the group's ranks busy in each phase (colour) over time; below, every link's busy fraction over "
+                "time (a heat map, white idle, dark blue busy), links by tier (uplinks, downlinks, trunks).")
+    return ("One row per rank (transfers it sent above, compute and memory ops below) and per link (by tier); "
+            "colour: the phase of each message.")
 
 
 def _facts(outcome) -> str:
@@ -135,16 +189,27 @@ def _facts(outcome) -> str:
     return escape("; ".join(facts)) + "."
 
 
-def _checks_table(checks) -> str:
+def _checks_table(checks, kind: str = "", memory: bool = False) -> str:
+    """``memory``: the sizes checked are memory (binary units), not traffic (decimal units). Each source
+    links to its derivation in docs/derivations.md (relative to the repository's root)."""
     rows = []
     for c in checks:
         rows.append(
-            f"<tr><td>{escape(c.name)}</td><td class=\"num\">{escape(_show(c.name, c.expected))}</td>"
-            f"<td class=\"num\">{escape(_show(c.name, c.simulated))}</td><td class=\"{escape(c.status)}\">{escape(c.status)}</td>"
-            f"<td><code>{escape(c.formula)}</code></td><td class=\"source\">{escape(c.source)}</td></tr>"
+            f"<tr><td>{escape(c.name)}</td><td class=\"num\">{escape(_show(c.name, c.expected, memory))}</td>"
+            f"<td class=\"num\">{escape(_show(c.name, c.simulated, memory))}</td><td class=\"{escape(c.status)}\">{escape(c.status)}</td>"
+            f"<td><code>{escape(c.formula)}</code></td><td class=\"source\">{_source(kind, c)}</td></tr>"
         )
     head = "<tr><th>check</th><th>expected</th><th>simulated</th><th>status</th><th>formula</th><th>source</th></tr>"
     return f"<table class=\"checks\"><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _source(kind: str, check) -> str:
+    """The check's source, and a link to where docs/derivations.md derives it."""
+    text = escape(source_text(check.source))
+    anchor = derivation(kind, check.name)
+    if anchor is None:
+        return text
+    return f"{text}<br>derivation: <a href=\"{escape(link(anchor))}\">{escape(link(anchor))}</a>"
 
 
 def _links_table(loads, total: int) -> str:
@@ -158,7 +223,7 @@ def _links_table(loads, total: int) -> str:
     return f"<table class=\"links\"><thead>{head}</thead><tbody>{rows}</tbody></table>{more}"
 
 
-def _show(name: str, value) -> str:
+def _show(name: str, value, memory: bool = False) -> str:
     if value is None:
         return "-"
     if isinstance(value, dict):
@@ -168,19 +233,34 @@ def _show(name: str, value) -> str:
     if "makespan" in name or name.endswith("_s") or "time" in name:
         return fmt_time(value)
     if "bytes" in name:
-        return fmt_bytes(value)
+        return fmt_memory(value) if memory else fmt_bytes(value)
     return fmt_count(value)
 
 
 # -- a sweep ----------------------------------------------------------------------------------------------
 
 
+def _swept_body(rows: list[dict], swept: list[str]) -> str:
+    """The cluster, the model and the strategies of the sweep's points: what varied, what stayed."""
+    facts = swept_facts(rows, swept)
+    items = [("Cluster", facts["cluster"]), ("Model", facts["model"]), ("Strategies", facts["strategies"]),
+             ("Swept keys", facts["swept"])]
+    return "<ul class=\"notes\">" + "".join(f"<li><strong>{title}:</strong> {escape('; '.join(values))}</li>"
+                                           for title, values in items if values) + "</ul>"
+
+
+def _count(number: int, what: str, status: str) -> str:
+    """'3 failed' in the status's colour, or plain when there are none: zero failures are not alarming."""
+    text = f"{number} {what}"
+    return f"<span class=\"{status}\">{text}</span>" if number else text
+
+
 def _sweep_summary(rows: list[dict]) -> str:
     ok = sum(r["ok"] == "true" for r in rows)
     errors = [r for r in rows if r["error"]]
     failed = [r for r in rows if r["ok"] != "true" and not r["error"]]
-    text = (f"<p>{len(rows)} points: <span class=\"ok\">{ok} ok</span>, <span class=\"FAIL\">{len(failed)} failed</span>, "
-            f"<span class=\"error\">{len(errors)} could not finish</span>.</p>")
+    text = (f"<p>{len(rows)} points: {_count(ok, 'ok', 'ok')}, {_count(len(failed), 'failed', 'FAIL')}, "
+            f"{_count(len(errors), 'could not finish', 'error')}.</p>")
     if errors or failed:
         items = "".join(f"<li><code>{escape(r['point_key'])}</code> {escape(r['strategy'])}: "
                         f"{escape(r['error'] or 'checks failed (makespan ' + (r['makespan_status'] or '-') + ')')}</li>"
@@ -189,13 +269,15 @@ def _sweep_summary(rows: list[dict]) -> str:
     return text
 
 
-SWEEP_COLUMNS = (("strategy", "strategy"), ("workers", "n"), ("messages", "messages"), ("expected_messages", "expected"),
-                 ("total_bytes", "bytes"), ("makespan_s", "makespan"), ("expected_makespan_s", "contention-free"),
-                 ("expected_makespan_model_s", "bottleneck model"), ("makespan_status", "makespan"), ("ok", "ok"))
+SWEEP_COLUMNS = (("strategy", "strategy"), ("workers", "n"), ("messages", "messages"),
+                 ("expected_messages", "expected messages"), ("total_bytes", "bytes"), ("makespan_s", "makespan"),
+                 ("expected_makespan_s", "contention-free makespan"), ("expected_makespan_model_s", "bottleneck model"),
+                 ("makespan_status", "makespan check"), ("ok", "ok"))
 
 
 def _sweep_table(rows: list[dict], swept: list[str]) -> str:
     columns = [(c, c) for c in swept if c not in ("strategy.kind", "cluster.workers")] + list(SWEEP_COLUMNS)
+    columns = list({label: (column, label) for column, label in columns}.values())  # each name once
     head = "".join(f"<th>{escape(label)}</th>" for _, label in columns)
     body = "".join("<tr>" + "".join(_sweep_cell(column, row.get(column, "")) for column, _ in columns) + "</tr>"
                    for row in rows[:SWEEP_ROWS])

@@ -2,8 +2,9 @@
 
 Left: the fraction of each time bin that the busiest links spent transmitting,
 with the mean over every link that carried traffic. Right: bytes carried per
-link, the bottleneck (the link busy longest, from :func:`distsim.analysis.links.link_loads`)
-in vermillion. Both come from the trace alone.
+link (the links that carried most), listed by tier and in natural name order
+(``linkorder.py``), the bottleneck (the link busy longest, from
+:func:`distsim.analysis.links.link_loads`) in vermillion. Both come from the trace alone.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 
 from distsim.analysis.links import LinkLoad, link_loads
 from distsim.fmt import fmt_bytes, fmt_time
+from distsim.report.linkorder import link_tiers, mark_tiers, natural_key
 from distsim.report.occupancy import busy_per_bin, link_spans
 from distsim.report.style import BOTTLENECK_COLOUR, OTHER_COLOUR, figure, styled, time_unit
 from distsim.trace import Trace
@@ -32,7 +34,7 @@ def links_figure(runs: list[tuple[str, Trace]]):
     for (left, right), (title, trace) in zip(axes, runs):
         loads = link_loads(trace)
         _utilization(left, title, trace, loads)
-        _bytes(right, loads)
+        _bytes(right, trace, loads)
     fig.tight_layout()
     return fig
 
@@ -79,8 +81,13 @@ def _utilization(ax, title: str, trace: Trace, loads: list[LinkLoad]) -> None:
         ax.legend(loc="lower left", frameon=True, framealpha=0.9)
 
 
-def _bytes(ax, loads: list[LinkLoad]) -> None:
-    shown = sorted(loads, key=lambda load: (-load.bytes, load.name))[:BARS]
+def _bytes(ax, trace: Trace, loads: list[LinkLoad]) -> None:
+    """The links that carried the most (up to BARS), listed by tier and in natural name order."""
+    top = sorted(loads, key=lambda load: (-load.bytes, natural_key(load.name)))[:BARS]
+    ids = {link.name: link.id for link in trace.links}
+    by_name = {load.name: load for load in top}
+    tiers = [(name, [by_name[trace.links[i].name] for i in links]) for name, links in link_tiers(trace, [ids[l.name] for l in top])]
+    shown = [load for _, members in tiers for load in members]
     bottleneck = loads[0].name if loads else None
     names = [load.name for load in shown]
     values = [load.bytes for load in shown]
@@ -93,8 +100,10 @@ def _bytes(ax, loads: list[LinkLoad]) -> None:
     ax.grid(axis="y", visible=False)
     ax.set_axisbelow(True)
     ax.xaxis.set_major_formatter(lambda value, _pos: fmt_bytes(value) if value else "0")
+    mark_tiers(ax, tiers, 0.995, ha="right", color="#444444")
     more = f" (top {BARS} of {len(loads)})" if len(loads) > BARS else ""
     ax.set_title(f"bytes per link{more}", loc="left")
     for k, load in enumerate(shown):
         if load.name == bottleneck:
             ax.annotate(f" busy {fmt_time(load.busy_s)}", (load.bytes, k), va="center", ha="right", color="white", fontsize=8)
+

@@ -1,8 +1,9 @@
 """Who was busy when: the spans a trace implies, as numpy arrays, and busy time per time bin.
 
-A message holds every link of its route from ``t_start`` for ``nbytes / bandwidth``
-(the route's slowest link), the model of ``docs/architecture.md``; the sender's
-row shows the same transfer. Ops occupy their rank from ``t_start`` to ``t_end``.
+A message occupies each link of its route for its bytes over that link's bandwidth,
+starting when its head got there (``hop_spans``: the model of docs/model.md); the
+sender's row shows its first link's occupancy. Ops occupy their rank from ``t_start``
+to ``t_end``.
 
 Everything is vectorised: a two-million-message trace becomes four million link
 spans in a few numpy calls, and busy time per bin comes from a prefix-sum formula
@@ -55,29 +56,63 @@ def message_routes(trace: Trace) -> tuple[np.ndarray, np.ndarray]:
     return table[inverse], bandwidth[inverse]
 
 
-def transfer_end(trace: Trace) -> np.ndarray:
-    """When each message's last byte left the links (``t_start + nbytes / bandwidth``)."""
-    _, bandwidth = message_routes(trace)
+def hop_spans(trace: Trace) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(message, link, start, end)`` for every hop of every message: when each link carried it.
+
+    Link models (docs/model.md): a message occupies a link for its bytes over that link's
+    bandwidth. Where it waited on the way, the engine recorded each hop's start
+    (``trace.hops``); elsewhere it crossed link k as soon as its head arrived: the first
+    hop at ``t_start`` plus the latencies before k (cut-through), or plus the whole
+    serialisations and latencies before k (store-and-forward). Flow model: a flow is on
+    every link of its route from when its latency has passed until it arrives, sharing
+    each link with the others there (its bytes spread over that time).
+    """
     m = trace.messages
-    return m["t_start"] + m["nbytes"] / bandwidth if len(m) else np.zeros(0)
+    if not len(m):
+        empty = np.zeros(0)
+        return empty.astype(np.int64), empty.astype(np.int64), empty, empty
+    routes, _ = message_routes(trace)
+    bandwidth = np.array([link.bandwidth for link in trace.links] + [np.inf])
+    latency = np.array([link.latency for link in trace.links] + [0.0])
+    nbytes = m["nbytes"].astype(np.float64)
+    if trace.network == "flow":
+        route_latency = latency[routes].sum(axis=1)
+        start = np.repeat((m["t_send"] + route_latency)[:, None], routes.shape[1], axis=1)
+        end = np.repeat(m["t_arrive"][:, None], routes.shape[1], axis=1)
+    else:
+        step = latency[routes] + (nbytes[:, None] / bandwidth[routes] if trace.network == "store_and_forward" else 0.0)
+        start = m["t_start"][:, None] + np.concatenate([np.zeros((len(m), 1)), np.cumsum(step, axis=1)[:, :-1]], axis=1)
+        h = trace.hops
+        if len(h):
+            start[h["message"], h["hop"]] = h["t_start"]
+        end = start + nbytes[:, None] / bandwidth[routes]
+    message, hop = np.nonzero(routes >= 0)
+    return message, routes[message, hop], start[message, hop], end[message, hop]
+
+
+def transfer_end(trace: Trace) -> np.ndarray:
+    """When each message's last byte left its sender's link (flows: when it arrived)."""
+    m = trace.messages
+    if not len(m):
+        return np.zeros(0)
+    if trace.network == "flow":
+        return m["t_arrive"].copy()
+    routes, _ = message_routes(trace)
+    first = np.array([link.bandwidth for link in trace.links])[routes[:, 0]]
+    return m["t_start"] + m["nbytes"] / first
 
 
 def link_spans(trace: Trace, link_row: np.ndarray) -> Spans:
     """One span per (message, link of its route); ``link_row[link id]`` is the link's chart row (-1: hidden)."""
-    routes, bandwidth = message_routes(trace)
-    m = trace.messages
-    if not len(m):
-        return Spans.concat([])
-    end = m["t_start"] + m["nbytes"] / bandwidth
-    message, hop = np.nonzero(routes >= 0)
-    rows = link_row[routes[message, hop]]
+    message, link, start, end = hop_spans(trace)
+    rows = link_row[link]
     keep = rows >= 0
-    message = message[keep]
-    return Spans(rows[keep], m["t_start"][message], end[message], m["phase"][message].astype(np.int64))
+    return Spans(rows[keep], start[keep], end[keep], trace.messages["phase"][message[keep]].astype(np.int64)
+                 if len(message) else np.zeros(0, dtype=np.int64))
 
 
 def sender_spans(trace: Trace, rank_row: np.ndarray) -> Spans:
-    """Each message's transfer on its sender's row."""
+    """Each message's transfer on its sender's row (its first link's occupancy)."""
     m = trace.messages
     if not len(m):
         return Spans.concat([])

@@ -13,13 +13,13 @@ from distsim.errors import InputError
 from distsim.report.linkplot import bottleneck_sentence, links_figure
 from distsim.report.scaling import read_sweep_csv, scaling_figure
 from distsim.report.style import check_format, png_bytes, save
-from distsim.report.timeline import timeline_figure
+from distsim.report.timeline import AGGREGATE_RANKS, timeline_figure
 
 KINDS = ("timeline", "links", "scaling", "tradeoff")
 TRACE_KINDS = ("timeline", "links")  # drawn from one run's trace(s)
 TRADEOFF_MODULE = "distsim.report.tradeoff"  # the rematerialization feature's plot (issue 3)
 
-__all__ = ["KINDS", "TRACE_KINDS", "bottleneck_sentence", "check_format", "has_tradeoff", "links_figure", "png_bytes",
+__all__ = ["AGGREGATE_RANKS", "KINDS", "TRACE_KINDS", "bottleneck_sentence", "check_format", "has_tradeoff", "links_figure", "png_bytes",
            "read_sweep_csv", "save", "scaling_figure", "timeline_figure", "tradeoff_module"]
 
 

@@ -19,6 +19,7 @@ from matplotlib.lines import Line2D
 
 from distsim.analysis.closed_forms import Inputs, expectation
 from distsim.errors import InputError
+from distsim.fmt import fmt_bytes
 from distsim.report.style import SPARE_COLOURS, figure, styled
 
 STRATEGY_COLOURS = {"ring_allreduce": "#0072B2", "parameter_server": "#009E73", "all_to_all": "#CC79A7"}
@@ -53,6 +54,7 @@ def inputs_of(row: dict, workers: int | None = None) -> Inputs:
         bandwidth=float(row["bandwidth"]), latency=float(row["latency"]), topology=row["topology"],
         flops=float(row["flops"]), reduce_compute=row["reduce_compute"] == "true",
         server=int(server) if server.lstrip("-").isdigit() else server,
+        network=row.get("network") or "cut_through",
     )
 
 
@@ -76,7 +78,7 @@ def groups(rows: list[dict]) -> dict[tuple, list[dict]]:
     found: dict[tuple, list[dict]] = {}
     for row in rows:
         if row["family"] == "communication" and not row["error"] and row["workers"]:
-            found.setdefault(tuple(row[c] for c in ("strategy", *INPUTS)), []).append(row)
+            found.setdefault(tuple(row[c] for c in ("strategy", *INPUTS)) + (row.get("network"),), []).append(row)
     return found
 
 
@@ -101,12 +103,13 @@ def scaling_figure(rows: list[dict], title: str = "scaling"):
         ax.set_xlabel("workers n")
         ax.set_title(name, loc="left")
         ax.xaxis.set_major_formatter(lambda value, _pos: f"{value:g}")
+    axes[1].yaxis.set_major_formatter(lambda value, _pos: fmt_bytes(value))  # traffic: decimal units, as in the text
     axes[0].legend(loc="upper left", frameon=True, framealpha=0.9)
     styles = [
         Line2D([], [], color="black", linestyle="-", label="closed form (contention-free alpha-beta)"),
         Line2D([], [], color="black", linestyle="--", label="closed form with the link bottleneck (exact model)"),
         Line2D([], [], color="black", marker="o", linestyle="none", label="simulated"),
-        Line2D([], [], color="black", marker="x", linestyle="none", label="simulated, check failed"),
+        Line2D([], [], color="black", marker="x", linestyle="none", label="simulated, this panel's check failed"),
     ]
     fig.legend(handles=styles, loc="lower center", ncol=4, frameon=False)
     fig.suptitle(f"{title}: simulated points on closed-form curves", x=0.01, ha="left")
@@ -119,8 +122,8 @@ def _line(axes, members: list[dict], colour: str, marker: str, label: str) -> No
     grid = np.unique(np.concatenate([ns, np.round(np.geomspace(ns[0], ns[-1], CURVE_POINTS)).astype(int)]))
     curve = curves(members[0], grid)
     simulated_ns = np.array([int(r["workers"]) for r in members])
-    good = np.array([r["ok"] == "true" for r in members])
     for ax, (column, _) in zip(axes, PANELS):
+        good = np.array([not _failed_here(r, column) for r in members])
         if column in curve:
             ax.plot(grid, curve[column], color=colour, linewidth=1.4, label=label if column == "messages" else None)
         for name in (k for k in curve if k.startswith(f"{column} (")):
@@ -130,6 +133,25 @@ def _line(axes, members: list[dict], colour: str, marker: str, label: str) -> No
                 markeredgecolor="black", markeredgewidth=0.6, markersize=6)
         if (~good).any():
             ax.plot(simulated_ns[~good], values[~good], linestyle="none", marker="x", color="black", markersize=8)
+
+
+def _check_failed(row: dict, column: str) -> bool | None:
+    """Whether the check of one panel's quantity failed at this point; None when the row does not say."""
+    if column == "makespan_s":
+        return row.get("makespan_status") == "FAIL" if row.get("makespan_status") else None
+    expected = row.get(f"expected_{column}")
+    if not expected or not row.get(column):
+        return None
+    return float(row[column]) != float(expected)
+
+
+def _failed_here(row: dict, column: str) -> bool:
+    """Mark a failed point on the panel whose check failed only; a failure no panel shows (another
+    check) marks it on every panel."""
+    if row["ok"] == "true":
+        return False
+    own = {c: _check_failed(row, c) for c, _ in PANELS}
+    return bool(own[column]) or not any(own.values())
 
 
 def _labels(keys: list[tuple]) -> dict[tuple, str]:

@@ -26,13 +26,19 @@ def communication_dict(outcome) -> dict:
     result, rec = outcome.result, outcome.reconciliation
     scenario = result.scenario
     sim = rec.simulated
-    return {
+    head = {
         "strategy": result.kind,
         "family": "communication",
         "workers": scenario.cluster.workers,
         "params": scenario.model.params,
         "bytes_per_param": scenario.model.bytes_per_param,
-        "topology": scenario.cluster.network.topology,
+        "topology": scenario.cluster.topology_name,
+        "fits": outcome.failure is None,
+    }
+    if outcome.failure is not None:
+        return {**head, "out_of_memory": str(outcome.failure), "ok": False}
+    return {
+        **head,
         "messages": sim["messages"],
         "message_bytes": {str(k): v for k, v in sim["message_bytes"].items()},
         "total_bytes": sim["total_bytes"],
@@ -45,6 +51,7 @@ def communication_dict(outcome) -> dict:
         ],
         "explanation": rec.notes,
         "payload_verified": result.verified,
+        **({"decided": result.facts} if result.facts else {}),
         "memory_peak_bytes": result.memory_peak,
         "wall_time_s": result.wall_seconds,
         "ok": rec.ok,
@@ -59,6 +66,8 @@ def communication_text(outcome) -> str:
     """Summary line, check table and explanation of one gradient-exchange run."""
     result, rec = outcome.result, outcome.reconciliation
     sim = rec.simulated
+    if outcome.failure is not None:
+        return f"{result.kind}: does not fit: {outcome.failure}"
     verified = "payloads verified: every worker ends with the exact result" if result.verified else "sizes only (no payload check)"
     lines = [
         f"{result.kind}: {fmt_count(sim['messages'])} messages, {fmt_bytes(sim['total_bytes'])} in total, "
@@ -66,12 +75,27 @@ def communication_text(outcome) -> str:
         "",
         check_table(rec.checks, _show),
     ]
+    if result.facts:
+        lines[1:1] = [decided_text(result.facts)]
     if rec.notes:
         lines += [""] + [f"  {note}" for note in rec.notes]
     return "\n".join(lines)
 
 
+def decided_text(facts: dict) -> str:
+    """One line: the collective that ran, and for ``auto`` its choice and the runner-up with their predicted times."""
+    line = f"{facts['op']} by {facts['algorithm']}"
+    if facts.get("requested") == "auto":
+        line += f" (auto: predicted {fmt_time(facts['predicted_s'])}"
+        if "runner_up" in facts:
+            line += f"; runner-up {facts['runner_up']}, {fmt_time(facts['runner_up_predicted_s'])}"
+        line += ")"
+    return line
+
+
 def _show(name: str, value) -> str:
+    if isinstance(value, str):
+        return value
     if isinstance(value, dict):
         return ", ".join(f"{fmt_count(n)} x {fmt_bytes(size)}" for size, n in sorted(value.items(), reverse=True)) or "none"
     if "makespan" in name:
@@ -85,6 +109,9 @@ def exam_table(outcomes) -> str:
     """The exam's table (messages and size of each, in parameters) from the simulated traces."""
     rows = []
     for outcome in outcomes:
+        if outcome.failure is not None:
+            rows.append([outcome.result.kind, "-", "", "-", "-", "does not fit"])
+            continue
         sim, s = outcome.reconciliation.simulated, outcome.result.scenario.model.bytes_per_param
         sizes = sorted(sim["message_bytes"], reverse=True)
         size = " / ".join(fmt_count(b // s) for b in sizes) or "-"

@@ -10,6 +10,11 @@ Large traces: up to ``BAR_LIMIT`` spans are drawn one rectangle each. Beyond,
 each row is cut into ``BINS`` time bins and a bin is painted in the colour of the
 category that kept it busiest, paler the less busy it was; a two-million-message
 trace plots in seconds and still shows the phases and the idle gaps.
+
+Many ranks: past ``AGGREGATE_RANKS`` a row per rank is unreadable, so the run gets
+two panels instead (``bands.py``): per-phase bands per rank group, and a heat map
+of every link's busy fraction over time. Link rows are listed by tier (uplinks,
+downlinks, trunks, direct) and in natural name order (``linkorder.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from matplotlib.colors import to_rgb
 from matplotlib.patches import Patch
 
 from distsim.fmt import fmt_count, fmt_time
+from distsim.report.bands import HEAT_BINS, RANK_GROUPS, draw_bands, draw_heat_map, phase_bands, rank_groups
+from distsim.report.linkorder import link_tiers
 from distsim.report.occupancy import Spans, busy_grid, link_spans, op_spans, sender_spans
 from distsim.report.style import figure, op_style, phase_colour, styled, time_unit
 from distsim.trace import Trace
@@ -27,25 +34,47 @@ from distsim.trace import Trace
 BAR_LIMIT = 20_000
 BINS = 1200
 LABEL_LIMIT = 40  # rows labelled one by one; beyond, every k-th
+AGGREGATE_RANKS = 32  # more ranks than this: phase bands per rank group and a link heat map
+
+__all__ = ["AGGREGATE_RANKS", "HEAT_BINS", "RANK_GROUPS", "phase_bands", "rank_groups", "time_unit", "timeline_figure"]
 
 
 @styled
 def timeline_figure(runs: list[tuple[str, Trace]]):
-    """One Gantt panel per (title, trace), stacked; returns the matplotlib figure."""
-    heights = [_panel_height(trace) for _, trace in runs]
-    fig, axes = figure(10.0, sum(heights) + 0.3 * len(runs), nrows=len(runs), squeeze=False,
+    """One Gantt panel per (title, trace), or two (bands, heat map) for a run with many ranks; stacked."""
+    panels = [(title, trace, part) for title, trace in runs for part in _parts(trace)]
+    heights = [_part_height(trace, part) for _, trace, part in panels]
+    fig, axes = figure(10.0, sum(heights) + 0.3 * len(panels), nrows=len(panels), squeeze=False,
                        gridspec_kw={"height_ratios": heights})
-    for ax, (title, trace) in zip(axes[:, 0], runs):
-        _panel(ax, title, trace)
+    for ax, (title, trace, part) in zip(axes[:, 0], panels):
+        ax.set_label(title if part == "gantt" else f"{title}: {part}")
+        (_panel if part == "gantt" else _ranks_panel if part == "ranks" else _links_panel)(ax, title, trace)
     fig.tight_layout()
     return fig
 
 
+def _parts(trace: Trace) -> tuple[str, ...]:
+    if len(trace.ranks) <= AGGREGATE_RANKS:
+        return ("gantt",)
+    return ("ranks", "links") if len(trace.messages) else ("ranks",)
+
+
+def _part_height(trace: Trace, part: str) -> float:
+    if part == "gantt":
+        return _panel_height(trace)
+    if part == "ranks":
+        return float(np.clip(1.0 + 0.28 * len(rank_groups(trace.ranks)), 2.5, 5.5))
+    return 4.0
+
+
 class Layout:
-    """Which chart row each rank and link gets: ranks first, then every link that carried a message."""
+    """Which chart row each rank and link gets: ranks first, then every link that carried a message
+    (by tier, in natural name order)."""
 
     def __init__(self, trace: Trace):
-        used = np.flatnonzero(trace.link_bytes() > 0)
+        tiers = link_tiers(trace, np.flatnonzero(trace.link_bytes() > 0))
+        used = [link for _, links in tiers for link in links]
+        self.tier_starts = list(np.cumsum([len(trace.ranks)] + [len(links) for _, links in tiers])[1:-1])
         self.ranks = len(trace.ranks)
         self.rank_row = np.arange(self.ranks)
         self.link_row = np.full(len(trace.links), -1, dtype=np.int64)
@@ -62,13 +91,53 @@ def _panel_height(trace: Trace) -> float:
     return float(np.clip(0.9 + 0.2 * rows, 2.0, 9.0))
 
 
+def _end(trace: Trace, spans: list[Spans]) -> float:
+    """Where the time axis ends: the makespan, or the last span if one ends later."""
+    return max([trace.makespan] + [float(part.end.max()) for part in spans if len(part)]) or 1.0
+
+
+def _ranks_panel(ax, title: str, trace: Trace) -> None:
+    """Per-phase bands per rank group (many ranks)."""
+    groups = rank_groups(trace.ranks)
+    end = _end(trace, [sender_spans(trace, np.arange(len(trace.ranks))), op_spans(trace, np.arange(len(trace.ranks)))])
+    scale, unit = time_unit(end)
+    colours = [phase_colour(p, i) for i, p in enumerate(trace.phases)]
+    styles = [op_style(k, i) for i, k in enumerate(trace.op_kinds)]
+    draw_bands(ax, trace, groups, end, scale, colours + [c for c, _ in styles])
+    ax.set_xlim(0, end / scale)
+    ax.set_xlabel(f"simulated time ({unit})")
+    size = max(len(members) for members in groups)
+    ax.set_title(f"{title}: {fmt_count(len(trace.messages))} messages, makespan {fmt_time(trace.makespan)} — "
+                 f"{len(trace.ranks)} ranks in groups of up to {size}: the fraction of each group busy in each phase",
+                 loc="left")
+    _legend(ax, trace.phases, trace.op_kinds, colours, styles, "rows: groups of ranks")
+
+
+def _links_panel(ax, title: str, trace: Trace) -> None:
+    """Every link's busy fraction over time (many ranks)."""
+    end = _end(trace, [sender_spans(trace, np.arange(len(trace.ranks))), op_spans(trace, np.arange(len(trace.ranks)))])
+    scale, unit = time_unit(end)
+    image = draw_heat_map(ax, trace, end, scale)
+    ax.set_xlim(0, end / scale)
+    ax.set_xlabel(f"simulated time ({unit})")
+    ax.set_title(f"{title}: links, fraction of each moment spent transmitting", loc="left")
+    bar = ax.figure.colorbar(image, cax=ax.inset_axes((1.01, 0.0, 0.015, 1.0)))
+    bar.set_label("busy fraction")
+
+
+def _legend(ax, phases, kinds, colours, styles, title: str) -> None:
+    handles = [Patch(facecolor=colours[i], label=p.replace("_", "-") or "message") for i, p in enumerate(phases)]
+    handles += [Patch(facecolor=c, hatch=h, edgecolor="white", label=k) for k, (c, h) in zip(kinds, styles)]
+    if handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, title=title)
+
+
 def _panel(ax, title: str, trace: Trace) -> None:
     layout = Layout(trace)
     phases, kinds = trace.phases, trace.op_kinds
     messages = Spans.concat([sender_spans(trace, layout.rank_row), link_spans(trace, layout.link_row)])
     ops = op_spans(trace, layout.rank_row)
-    end = max(trace.makespan, float(messages.end.max()) if len(messages) else 0.0,
-              float(ops.end.max()) if len(ops) else 0.0) or 1.0
+    end = _end(trace, [messages, ops])
     scale, unit = time_unit(end)
     colours = [phase_colour(p, i) for i, p in enumerate(phases)]
     styles = [op_style(k, i) for i, k in enumerate(kinds)]
@@ -82,16 +151,14 @@ def _panel(ax, title: str, trace: Trace) -> None:
     ax.set_xlim(0, end / scale)
     ax.set_ylim(layout.rows - 0.5, -0.5)
     ax.axhline(layout.ranks - 0.5, color="black", linewidth=0.8)
+    for row in layout.tier_starts:  # between uplinks, downlinks, trunks
+        ax.axhline(row - 0.5, color="#777777", linewidth=0.5)
     _row_labels(ax, layout)
     ax.set_xlabel(f"simulated time ({unit})")
     ax.grid(axis="y", visible=False)
     ax.set_axisbelow(True)
     ax.set_title(f"{title}: {fmt_count(len(trace.messages))} messages, makespan {fmt_time(trace.makespan)}{how}", loc="left")
-    handles = [Patch(facecolor=colours[i], label=p.replace("_", "-") or "message") for i, p in enumerate(phases)]
-    handles += [Patch(facecolor=c, hatch=h, edgecolor="white", label=k) for k, (c, h) in zip(kinds, styles)]
-    if handles:
-        title = "rows: ranks, then links" if layout.rows > layout.ranks else "rows: ranks"
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, title=title)
+    _legend(ax, phases, kinds, colours, styles, "rows: ranks, then links" if layout.rows > layout.ranks else "rows: ranks")
 
 
 def _rectangles(row: np.ndarray, start: np.ndarray, end: np.ndarray, top: np.ndarray, bottom: np.ndarray) -> np.ndarray:

@@ -4,16 +4,18 @@ Reads sweep points (plain data: schedule, setting, peak bytes, backward time)
 and draws peak activation memory against backward time, one marker style per
 schedule, with the Pareto frontier as a black staircase: the fastest any
 schedule gets within each amount of memory. In a budget sweep the x axis is the
-budget and each schedule is the fastest of its settings that fits it.
+budget and each schedule is the fastest of its settings that fits it. The
+device's memory is a dotted vertical line, and the settings that do not fit in
+it are listed under the plot with the peak they would need. Memory is in binary
+units (MiB, GiB), as in the table and the scenario.
 """
 
 from __future__ import annotations
 
 from distsim.report.style import SPARE_COLOURS, PHASE_COLOURS, figure, save, styled, time_unit
 from distsim.report.tables import table
-from distsim.fmt import fmt_bytes, fmt_count, fmt_time
+from distsim.fmt import fmt_count, fmt_memory, fmt_time, memory_unit
 
-MIB = 2**20
 MARKERS = {
     "store_all": ("s", PHASE_COLOURS["reduce_scatter"]),
     "disk_offload": ("D", PHASE_COLOURS["pull"]),
@@ -29,8 +31,8 @@ def tradeoff_table(points, sweep: str) -> str:
     rows = []
     for p in points:
         rows.append([
-            fmt_bytes(p.budget) if sweep == "budget" else "", p.label,
-            fmt_bytes(p.peak_bytes), fmt_time(p.backward_s) if p.fits else "out of memory",
+            fmt_memory(p.budget) if sweep == "budget" else "", p.label,
+            fmt_memory(p.peak_bytes), fmt_time(p.backward_s) if p.fits else "out of memory",
             fmt_count(p.fwd_ops) if p.fits else "", fmt_count(p.loadmem_ops) if p.fits else "",
             fmt_count(p.loaddisk_ops) if p.fits else "", "*" if p.pareto else "",
         ])
@@ -40,13 +42,20 @@ def tradeoff_table(points, sweep: str) -> str:
     return table(header, rows) + "\n(* = on the Pareto frontier: nothing else is both smaller and faster)"
 
 
+def plot_tradeoff(points, path, title: str, sweep: str = "k", memory: float | None = None):
+    """Write the trade-off plot to ``path`` (.png or .svg); ``memory``: the device's, drawn as the limit."""
+    return save(tradeoff_figure(points, title, sweep, memory), path)
+
+
 @styled
-def plot_tradeoff(points, path, title: str, sweep: str = "k"):
-    """Write the trade-off plot to ``path`` (.png or .svg)."""
+def tradeoff_figure(points, title: str, sweep: str = "k", memory: float | None = None):
+    """Peak memory against backward time for every fitting point, the Pareto frontier, the device's
+    memory as a vertical line, and the settings that do not fit listed under the plot."""
     fitting = [p for p in points if p.fits]
     scale, unit = time_unit(max((p.backward_s for p in fitting), default=0.0) or 1e-9)
     fig, ax = figure(8.0, 5.2)
-    x_of = (lambda p: p.budget / MIB) if sweep == "budget" else (lambda p: p.peak_bytes / MIB)
+    mem_scale, mem_unit = memory_unit(max([p.peak_bytes for p in points] + [memory or 0.0]))
+    x_of = (lambda p: p.budget / mem_scale) if sweep == "budget" else (lambda p: p.peak_bytes / mem_scale)
     for name, (marker, colour) in MARKERS.items():
         mine = sorted((p for p in fitting if p.schedule == name), key=lambda p: (x_of(p), p.backward_s))
         if not mine:
@@ -65,11 +74,47 @@ def plot_tradeoff(points, path, title: str, sweep: str = "k"):
                 label="Pareto frontier", zorder=3 if budget else 0)
         if sweep != "budget":
             _label_frontier(ax, [p for p in fitting if p.pareto], x_of, scale)
-    ax.set_xlabel("memory budget (MiB)" if sweep == "budget" else "peak activation memory (MiB)")
+    if memory is not None:
+        _memory_limit(ax, memory, mem_scale, [x_of(p) for p in points if p.fits or sweep != "budget"])
+    ax.set_xlabel(f"memory budget ({mem_unit})" if sweep == "budget" else f"peak activation memory ({mem_unit})")
     ax.set_ylabel(f"backward pass time ({unit})")
     ax.set_title(title)
     ax.legend(loc="upper right", frameon=False)
-    return save(fig, path)
+    _list_misfits(ax, [p for p in points if not p.fits], memory)
+    return fig
+
+
+def _memory_limit(ax, memory: float, scale: float, xs: list[float]) -> None:
+    """The device's memory as a vertical line, when it is near the points (else only named in the legend)."""
+    label = f"device memory ({fmt_memory(memory)})"
+    if xs and memory / scale <= 1.5 * max(xs):
+        ax.axvline(memory / scale, color="#B30000", linestyle=":", linewidth=1.4, label=label)
+    else:
+        ax.plot([], [], color="#B30000", linestyle=":", label=f"{label}, off the right edge")
+
+
+def _list_misfits(ax, misfits, memory: float | None) -> None:
+    """Under the plot: each schedule with settings that do not fit, and the peak they would need."""
+    if not misfits:
+        return
+    lines = []
+    for name in dict.fromkeys(p.schedule for p in misfits):
+        mine = [p for p in misfits if p.schedule == name]
+        peaks = sorted({p.peak_bytes for p in mine})
+        need = fmt_memory(peaks[0]) if len(peaks) == 1 else f"{fmt_memory(peaks[0])} to {fmt_memory(peaks[-1])}"
+        setting = f" {mine[0].param} = {_values([p.value for p in mine])}" if mine[0].param else ""
+        lines.append(f"{name}{setting} ({need})")
+    where = f" in {fmt_memory(memory)}" if memory else ""
+    ax.text(0.0, -0.16, f"do not fit{where}: " + "; ".join(lines), transform=ax.transAxes, va="top", ha="left",
+            fontsize=8, color="#B30000", wrap=True)
+
+
+def _values(values) -> str:
+    """'1, 2, 3' or '1 to 12, 9 settings'."""
+    values = sorted(v for v in values if v is not None)
+    if len(values) <= 4:
+        return ", ".join(f"{v:,.0f}" for v in values)
+    return f"{values[0]:,.0f} to {values[-1]:,.0f}, {len(values)} settings"
 
 
 def _label_frontier(ax, frontier, x_of, scale, gap: float = 0.12) -> None:

@@ -12,56 +12,46 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from distsim.scenario.units import Quantity
-
-
-def _quantity(kind: str) -> Quantity:
-    """Parses '5 us' and friends, and tells JSON Schema that text with a unit is accepted."""
-    return Quantity(kind)
-
-
-Seconds = Annotated[float, _quantity("time"), Field(ge=0)]
-Bytes = Annotated[float, _quantity("bytes"), Field(gt=0)]
-Bandwidth = Annotated[float, _quantity("bandwidth"), Field(gt=0)]
-Flops = Annotated[float, _quantity("flops"), Field(gt=0)]
-Count = Annotated[int, Quantity("count", whole=True)]
+from distsim.scenario.cluster import Intra, Inter, cluster_json_schema, resolve_cluster
+from distsim.scenario.fields import MAX_LAYERS, MAX_WORKERS, Bandwidth, Bytes, Count, Flops, Seconds, Section, edge_from_list, quantity
+from distsim.scenario.presets import PresetName
 
 DTYPE_BYTES = {"fp64": 8, "fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "int8": 1}
-# Beyond these a scenario is a typo, not a workload, and would exhaust memory before any error.
-MAX_WORKERS = 2**20
-MAX_LAYERS = 10**6
-
-
-class Section(BaseModel):
-    """Every section is frozen and rejects unknown keys (they are typos more often than not)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Gpu(Section):
     flops: Flops = Field(312e12, description="compute throughput; default: A100 dense bf16")
     memory: Bytes = Field(80 * 2**30, description="device memory capacity")
+    memory_bandwidth: Bandwidth | None = Field(None, description="device memory (HBM) bandwidth, for a roofline; unset: not modelled")
 
 
 class Edge(Section):
     """One full-duplex cable of a ``graph`` topology; unset values take the network's."""
 
     nodes: tuple[int | str, int | str] = Field(
-        description="its two ends: a worker (0, 'w0'), the server ('ps') or any other name (a switch)"
+        description="its two ends: a worker (0, 'w0'), the server ('ps') or a switch named in 'switches'"
     )
     bandwidth: Bandwidth | None = None
     latency: Seconds | None = None
 
 
-def _edge_from_list(value: Any) -> Any:
-    return {"nodes": value} if isinstance(value, (list, tuple)) else value
+NetworkModel = Literal["cut_through", "store_and_forward", "flow"]
 
 
 class Network(Section):
     topology: Literal["switch", "ring", "fully_connected", "graph"] = "switch"
+    model: NetworkModel = Field(
+        "cut_through",
+        description="how messages share links: 'cut_through' (links serve whole messages in turn, pipelined hop by "
+        "hop; the fast default), 'store_and_forward' (a hop forwards a message once all of it has arrived) or "
+        "'flow' (concurrent messages share links max-min fairly, as SimGrid's CM02); see docs/model.md",
+    )
     bandwidth: Bandwidth = Field(description="per link and direction (links are full duplex)")
     latency: Seconds = Field(0.0, description="alpha: end-to-end latency of one hop (through the switch for 'switch')")
-    edges: list[Annotated[Edge, BeforeValidator(_edge_from_list, json_schema_input_type=Edge | tuple[int | str, int | str])]] | None = Field(
+    switches: list[str] | None = Field(
+        None, description="names of the switches and routers of a 'graph' topology (every other name in 'edges' is a worker or the server)"
+    )
+    edges: list[Annotated[Edge, BeforeValidator(edge_from_list, json_schema_input_type=Edge | tuple[int | str, int | str])]] | None = Field(
         None, description="cables of a 'graph' topology: [a, b] or {nodes: [a, b], bandwidth, latency}"
     )
 
@@ -71,6 +61,8 @@ class Network(Section):
             raise ValueError("topology 'graph' needs an 'edges' list")
         if self.topology != "graph" and self.edges:
             raise ValueError(f"'edges' is only used with topology 'graph', not {self.topology!r}")
+        if self.topology != "graph" and self.switches:
+            raise ValueError(f"'switches' is only used with topology 'graph', not {self.topology!r}")
         return self
 
 
@@ -90,11 +82,38 @@ class Disk(Section):
 
 
 class Cluster(Section):
-    workers: int = Field(ge=1, le=MAX_WORKERS, description="number of data-parallel workers (GPUs)")
+    """The hardware: a flat cluster (workers and a network) or nodes of GPUs (nodes, intra, inter, or a preset)."""
+
+    model_config = ConfigDict(json_schema_extra=cluster_json_schema)
+    preset: PresetName | None = Field(
+        None, description="a cluster shipped with distsim (docs/clusters.md); every key written here overrides the preset's"
+    )
+    workers: int = Field(
+        ge=1, le=MAX_WORKERS, description="number of data-parallel workers (GPUs) of a flat cluster; or give nodes, or a preset"
+    )
+    nodes: int | None = Field(None, ge=1, le=MAX_WORKERS, description="nodes (boxes) of gpus_per_node GPUs; unset: the torus's size, else 1")
+    gpus_per_node: int | None = Field(None, ge=1, le=1024, description="GPUs in each node, joined by 'intra'; unset: 1")
     gpu: Gpu = Gpu()
-    network: Network | None = None
+    network: Network | None = Field(None, description="the network of a flat cluster (with nodes: 'intra' and 'inter')")
+    intra: Intra | None = Field(None, description="the links inside a node (NVLink through NVSwitch); needed with gpus_per_node > 1")
+    inter: Inter | None = Field(None, description="the fabric between nodes; needed with nodes > 1")
+    network_model: NetworkModel | None = Field(
+        None, description="a cluster of nodes: how messages share links, as network.model; unset: cut_through"
+    )
     memory: MemoryTier = MemoryTier()
     disk: Disk = Disk()
+
+    _nodes = model_validator(mode="wrap")(resolve_cluster)
+
+    @property
+    def topology_name(self) -> str:
+        """What kind of network this is, in one word: a flat network's topology; 'switch' for one node
+        (GPUs on one switch, exactly a flat switch); 'cluster/<fabric>' for several nodes; 'none' without one."""
+        if self.nodes is None:
+            return self.network.topology if self.network is not None else "none"
+        if self.nodes == 1:
+            return "switch" if self.workers > 1 else "none"
+        return f"cluster/{self.inter.topology}"
 
 
 class Layer(Section):
@@ -102,8 +121,8 @@ class Layer(Section):
 
     fwd_time: Seconds | None = Field(None, description="forward time; unset: fwd_flops / gpu.flops")
     bwd_time: Seconds | None = Field(None, description="backward time; unset: bwd_flops / gpu.flops, else twice the forward time")
-    fwd_flops: Annotated[float, _quantity("count"), Field(ge=0)] | None = None
-    bwd_flops: Annotated[float, _quantity("count"), Field(ge=0)] | None = None
+    fwd_flops: Annotated[float, quantity("count"), Field(ge=0)] | None = None
+    bwd_flops: Annotated[float, quantity("count"), Field(ge=0)] | None = None
     activation: Bytes = Field(description="bytes of the layer's output activation")
 
 

@@ -54,7 +54,9 @@ AT_KEY = ("missing", "extra_forbidden", "bad_key")  # located at the key, not at
 
 def suggest(word: object, choices: Iterable) -> str:
     """`` (did you mean 'x'?)`` when ``word`` is close to one of ``choices``, else ``''``."""
-    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    names = [str(c) for c in choices]
+    same_letters = [name for name in names if name.lower() == str(word).lower()]
+    close = same_letters or difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

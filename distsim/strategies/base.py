@@ -34,6 +34,7 @@ class Job(Protocol):
 
     world_size: int  # number of workers n
     workers: list[int]  # their ranks, 0..n-1
+    nodes: list[tuple[int, ...]]  # the workers of each node (box), in order; a flat cluster: one per node
 
     def context(self, rank: int) -> Context: ...
     def gradient(self, rank: int) -> Tensor: ...
@@ -62,6 +63,13 @@ class Strategy:
     def programs(self, job: Job) -> Iterator[tuple[int, Iterator]]:
         raise NotImplementedError
 
-    def expected(self, gradients: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """What every worker must hold at the end, computed directly (rows of ``gradients`` are the workers')."""
+    def expected(self, gradients: np.ndarray, weights: np.ndarray) -> np.ndarray | list:
+        """What every worker must hold at the end, computed directly (rows of ``gradients`` are the workers').
+
+        One array for every worker, or a list with each worker's own (None where a worker ends with nothing).
+        """
         return gradients.mean(axis=0)
+
+    def facts(self, job) -> dict:
+        """What the strategy decided for this run that the output should show (e.g. an algorithm auto chose)."""
+        return {}

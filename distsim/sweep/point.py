@@ -23,7 +23,7 @@ def run_point(text: str, name: str) -> dict[str, str]:
     """
     scenario, where = api.loads(text, name, force=True)
     (strategy,) = api.build_strategies(scenario, where)
-    row = {"strategy": strategy.name, "family": strategy.family, **_inputs(scenario, strategy)}
+    row = {"strategy": getattr(strategy, "label", strategy.name), "family": strategy.family, **_inputs(scenario, strategy)}
     try:
         (outcome,) = api.run(scenario, where, force=True)
     except SimulationError as exc:
@@ -38,6 +38,7 @@ def _inputs(scenario, strategy) -> dict:
     if strategy.family == "communication":
         inputs = asdict(api.inputs_for(scenario, strategy))
         inputs.pop("kind")
+        inputs.pop("platform")
         return inputs
     return {"workers": scenario.cluster.workers, "params": scenario.model.params}
 

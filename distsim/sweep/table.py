@@ -22,7 +22,7 @@ KEY = "point_key"
 # What a point's run produces (everything but the key and the swept columns), in order.
 RESULT_COLUMNS = (
     "strategy", "family",
-    "workers", "params", "bytes_per_param", "topology", "bandwidth", "latency", "flops", "reduce_compute", "server",
+    "workers", "params", "bytes_per_param", "topology", "network", "bandwidth", "latency", "flops", "reduce_compute", "server",
     "messages", "total_bytes", "message_sizes", "makespan_s",
     "expected_messages", "expected_total_bytes", "expected_makespan_s", "makespan_model", "expected_makespan_model_s",
     "makespan_status", "counts_ok", "verified", "ok", "error",

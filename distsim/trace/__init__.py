@@ -28,6 +28,15 @@ MESSAGE_FIELDS = (
     ("blocked_by", "i"),  # link whose occupancy delayed the start, -1 if none
 )
 
+# When a message started on each hop of its route, for the messages that waited at a link on the
+# way (link models only): the start of every other hop follows from the message's row and its
+# route (report/occupancy.py), so a run whose messages never wait records nothing here.
+HOP_FIELDS = (
+    ("message", "q"),  # the message's id (row in the message table)
+    ("hop", "h"),  # 0 for the first link of its route
+    ("t_start", "d"),  # when its first byte started on that link
+)
+
 # One row per operation a rank performed on its own device.
 OP_FIELDS = (
     ("rank", "i"),
@@ -63,11 +72,19 @@ class Trace:
     links: list[LinkInfo]
     messages: Table = field(default_factory=lambda: Table(MESSAGE_FIELDS, index="id"))  # id: the row number
     ops: Table = field(default_factory=lambda: Table(OP_FIELDS))
+    hops: Table = field(default_factory=lambda: Table(HOP_FIELDS))
     phases: list[str] = field(default_factory=list)
     op_kinds: list[str] = field(default_factory=list)
     routes: dict[tuple[int, int], tuple[int, ...]] = field(default_factory=dict)  # node pair -> link ids
     makespan: float = 0.0
     meta: dict = field(default_factory=dict)
+    network: str = "cut_through"  # the network model that timed the messages (docs/model.md)
+    _pairs: tuple = field(default=(-1, {}), init=False, repr=False, compare=False)  # (rows, pair_bytes) cache
+
+    def maybe_flush(self) -> None:
+        """Move packed rows into their columns when enough have piled up (the engine calls this between instants)."""
+        self.messages.maybe_flush()
+        self.hops.maybe_flush()
 
     def code(self, names: list[str], name: str) -> int:
         """Small integer code of a phase or op-kind name, adding it on first use."""
@@ -81,27 +98,34 @@ class Trace:
     def message_count(self) -> int:
         return len(self.messages)
 
+    def pair_bytes(self) -> dict[tuple[int, int], int]:
+        """Bytes sent from each rank to each other rank that sent it anything: ``{(src, dst): bytes}``."""
+        m = self.messages
+        if self._pairs[0] != len(m):
+            totals: dict[int, float] = {}
+            ranks = max(len(self.ranks), 1)
+            for part in m.slices(("src", "dst", "nbytes"), CHUNK):
+                keys = part["src"].astype(np.int64) * ranks + part["dst"]
+                unique, inverse = np.unique(keys, return_inverse=True)
+                sums = np.bincount(inverse, weights=part["nbytes"], minlength=len(unique))
+                for key, value in zip(unique.tolist(), sums.tolist()):
+                    totals[key] = totals.get(key, 0.0) + value
+            self._pairs = (len(m), {divmod(key, ranks): int(value) for key, value in sorted(totals.items())})
+        return self._pairs[1]
+
     def link_bytes(self) -> np.ndarray:
-        """Bytes carried by each link (indexed by link id)."""
-        return self._per_link(lambda keys: 1.0)
+        """Bytes carried by each link (indexed by link id): every message crosses every link of its route."""
+        totals = np.zeros(len(self.links), dtype=np.float64)
+        for (src, dst), nbytes in self.pair_bytes().items():
+            for link in self.routes.get((self.placement[src], self.placement[dst]), ()):
+                totals[link] += nbytes
+        return totals
 
     def link_busy_time(self) -> np.ndarray:
-        """Seconds each link spent transmitting (a message holds every link of its route)."""
-        return self._per_link(lambda key: 1.0 / min(self.links[i].bandwidth for i in self.routes[key]))
+        """Seconds each link spent transmitting: its bytes over its own bandwidth (a fast link on a
+        slow route is busy for a short time)."""
+        bandwidth = np.array([link.bandwidth for link in self.links], dtype=np.float64)
+        return self.link_bytes() / bandwidth if len(self.links) else np.zeros(0)
 
-    def _per_link(self, weight_of_route) -> np.ndarray:
-        """Sum over messages of nbytes x weight(route), credited to every link of the route."""
-        totals = np.zeros(len(self.links), dtype=np.float64)
-        m = self.messages
-        if not len(m):
-            return totals
-        place = np.asarray(self.placement, dtype=np.int64)
-        n_nodes = len(self.nodes)
-        pair = place[m["src"]] * n_nodes + place[m["dst"]]
-        unique, inverse = np.unique(pair, return_inverse=True)
-        per_pair = np.bincount(inverse, weights=m["nbytes"].astype(np.float64), minlength=len(unique))
-        for k, code in enumerate(unique.tolist()):
-            key = divmod(code, n_nodes)
-            for link in self.routes[key]:
-                totals[link] += per_pair[k] * weight_of_route(key)
-        return totals
+
+CHUNK = 1 << 18  # rows per slice when aggregating columns (Table.slices), so that temporaries stay small

@@ -1,27 +1,26 @@
 """Traces to files: CSV tables, and Chrome-trace JSON that opens in Perfetto (ui.perfetto.dev).
 
-The Chrome trace has one track per rank (its ops) and one per link (the messages
-it carried, as slices from transfer start to transfer end), so contention shows
-as back-to-back slices on one link. Written as a stream: a two-million-message
-trace never has to exist as one Python list of events.
+The Chrome trace (``perfetto.py``) shows each rank's ops, sends and receives, a flow
+arrow per message from sender to receiver, memory in use over time, and when each
+link that carried traffic was busy.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
 
 from distsim.trace import Trace
 from distsim.trace.load import write_layout
+from distsim.trace.perfetto import write_chrome_trace
 
-WORKERS_PID, LINKS_PID = 1, 2
+__all__ = ["write_chrome_trace", "write_csvs"]
 
 
 def write_csvs(trace: Trace, directory: Path) -> list[Path]:
-    """messages.csv, ops.csv and links.csv in ``directory``; names instead of codes where it helps."""
+    """messages.csv, ops.csv, links.csv and hops.csv in ``directory``; names instead of codes where it helps."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = [directory / "messages.csv", directory / "ops.csv", directory / "links.csv"]
@@ -49,6 +48,9 @@ def write_csvs(trace: Trace, directory: Path) -> list[Path]:
          [l.dst for l in trace.links], [l.bandwidth for l in trace.links], [l.latency for l in trace.links],
          carried, busy],
     )
+    h = trace.hops.columns()
+    paths.append(directory / "hops.csv")
+    _write_table(paths[-1], ["message", "hop", "t_start"], [h["message"], h["hop"], h["t_start"]])
     paths.append(write_layout(trace, directory))  # ranks' nodes and routes: the CSVs can be read back
     return paths
 
@@ -68,48 +70,3 @@ def _write_table(path: Path, header: list[str], columns: list) -> None:
 def _plain(column):
     """Python scalars, with floats written exactly (repr round-trips)."""
     return column.tolist() if isinstance(column, np.ndarray) else list(column)
-
-
-def write_chrome_trace(trace: Trace, path: Path) -> Path:
-    """Chrome trace-event JSON; times in microseconds as the format requires."""
-    with open(path, "w", encoding="utf-8") as out:
-        out.write('{"displayTimeUnit": "ns", "traceEvents": [\n')
-        first = True
-        for event in _events(trace):
-            out.write(("" if first else ",\n") + json.dumps(event, separators=(",", ":")))
-            first = False
-        out.write("\n]}\n")
-    return path
-
-
-def _events(trace: Trace):
-    yield {"ph": "M", "name": "process_name", "pid": WORKERS_PID, "args": {"name": "ranks"}}
-    yield {"ph": "M", "name": "process_name", "pid": LINKS_PID, "args": {"name": "links"}}
-    for rank, name in enumerate(trace.ranks):
-        yield {"ph": "M", "name": "thread_name", "pid": WORKERS_PID, "tid": rank, "args": {"name": name}}
-    for link in trace.links:
-        yield {"ph": "M", "name": "thread_name", "pid": LINKS_PID, "tid": link.id, "args": {"name": link.name}}
-    o = trace.ops.columns()
-    for rank, kind, index, start, end, flops, nbytes in zip(
-        o["rank"].tolist(), o["kind"].tolist(), o["index"].tolist(), o["t_start"].tolist(),
-        o["t_end"].tolist(), o["flops"].tolist(), o["nbytes"].tolist(),
-    ):
-        yield {"ph": "X", "pid": WORKERS_PID, "tid": rank, "name": trace.op_kinds[kind], "ts": start * 1e6,
-               "dur": (end - start) * 1e6, "args": {"index": index, "flops": flops, "nbytes": nbytes}}
-    yield from _message_events(trace)
-
-
-def _message_events(trace: Trace):
-    m = trace.messages.columns()
-    place = trace.placement
-    bandwidth = {key: min(trace.links[i].bandwidth for i in ids) for key, ids in trace.routes.items()}
-    for i, (src, dst, nbytes, phase, step, start) in enumerate(zip(
-        m["src"].tolist(), m["dst"].tolist(), m["nbytes"].tolist(), m["phase"].tolist(),
-        m["step"].tolist(), m["t_start"].tolist(),
-    )):
-        key = (place[src], place[dst])
-        duration = nbytes / bandwidth[key] * 1e6
-        args = {"id": i, "src": trace.ranks[src], "dst": trace.ranks[dst], "bytes": nbytes, "step": step}
-        for link in trace.routes[key]:
-            yield {"ph": "X", "pid": LINKS_PID, "tid": link, "name": trace.phases[phase], "ts": start * 1e6,
-                   "dur": duration, "args": args}

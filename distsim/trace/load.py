@@ -43,6 +43,7 @@ def write_layout(trace: Trace, directory: Path) -> Path:
         "op_kinds": trace.op_kinds,
         "routes": [[a, b, list(links)] for (a, b), links in sorted(trace.routes.items())],
         "makespan": trace.makespan,
+        "network": trace.network,
         "meta": trace.meta,
     }
     path.write_text(json.dumps(layout, indent=1, default=str), encoding="utf-8")
@@ -79,9 +80,13 @@ def load_trace(directory: Path) -> Trace:
             phases=list(layout["phases"]), op_kinds=list(layout["op_kinds"]),
             routes={(a, b): tuple(ids) for a, b, ids in layout["routes"]},
             makespan=float(layout["makespan"]), meta=dict(layout.get("meta", {})),
+            network=str(layout.get("network", "cut_through")),
         )
         _fill_messages(trace, directory / "messages.csv")
         _fill_ops(trace, directory / "ops.csv")
+        if (directory / "hops.csv").exists():  # older traces have none: every hop is then derived
+            c = _columns(directory / "hops.csv", {"message": np.int64, "hop": np.int64, "t_start": np.float64})
+            _fill(trace.hops, c)
     except (KeyError, ValueError, TypeError, IndexError, json.JSONDecodeError) as exc:
         raise TraceFormatError(f"{directory}: not a readable distsim trace ({type(exc).__name__}: {exc})") from None
     return trace
