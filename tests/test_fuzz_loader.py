@@ -265,6 +265,7 @@ THROUGH_CLI = settings(max_examples=max(EXAMPLES // 5, 1), deadline=None, derand
 def shrink(text: str) -> str:
     """A bundled scenario at a size that runs in milliseconds (same keys, same structure)."""
     text = re.sub(r"\bworkers: \d+", "workers: 4", text)
+    text = re.sub(r"\bnodes: \d+", "nodes: 2", text)
     text = re.sub(r"\bparams: [\w.]+", "params: 2000", text)
     text = re.sub(r"\blayers: (\d+)", lambda m: f"layers: {min(int(m[1]), 24)}", text)
     return re.sub(r"cluster\.workers: \[[^\]]*\]", "cluster.workers: [2, 4]", text)
