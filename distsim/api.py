@@ -20,7 +20,8 @@ from pydantic import ValidationError
 
 from distsim.analysis import Reconciliation
 from distsim.communication import inputs_for, platform_of  # noqa: F401  (part of the API)
-from distsim.errors import OutOfMemoryError, ScenarioError, StrategyBug
+from distsim.errors import OutOfMemoryError, ScenarioError, SimulationError, StrategyBug
+from distsim.estimate import describe, limit_problems, overflow_problems
 from distsim.kinds import KINDS, RunKind
 from distsim.runner import RunResult
 from distsim.scenario import Locations, Scenario, StrategySpec, load_scenario, parse_scenario
@@ -68,9 +69,12 @@ class Prepared:
     strategies: tuple
 
 
-def prepare(source: str | Path, text: str | None = None) -> Prepared:
+def prepare(source: str | Path, text: str | None = None, force: bool = False) -> Prepared:
     """Read a scenario file (or ``text``, named ``source``), check it and build every strategy it names
-    once: the loader's check of the strategies as written builds them, and the same objects run."""
+    once: the loader's check of the strategies as written builds them, and the same objects run.
+
+    A run estimated beyond the limits (distsim.estimate) is a problem too, unless ``force``.
+    """
     built: dict[tuple, object] = {}
 
     def check(specs: list[StrategySpec], where: Locations) -> list:
@@ -84,24 +88,25 @@ def prepare(source: str | Path, text: str | None = None) -> Prepared:
         scenario, where = load_scenario(source, check=check)
     else:
         scenario, where = parse_scenario(text, str(source), check=check)
-    strategies = _fitted(scenario, where, [(spec, built[spec.origin]) for spec in scenario.strategy])
+    strategies = _fitted(scenario, where, [(spec, built[spec.origin]) for spec in scenario.strategy], force=force)
     return Prepared(scenario, where, tuple(strategies))
 
 
-def load(source: str | Path) -> tuple[Scenario, Locations]:
-    """Read a scenario file and check every strategy it names (ScenarioError lists every problem)."""
-    prepared = prepare(source)
+def load(source: str | Path, force: bool = False) -> tuple[Scenario, Locations]:
+    """Read a scenario file and check every strategy it names (ScenarioError lists every problem);
+    ``force`` lifts the size limits."""
+    prepared = prepare(source, force=force)
     return prepared.scenario, prepared.where
 
 
-def loads(text: str, name: str = "<string>") -> tuple[Scenario, Locations]:
+def loads(text: str, name: str = "<string>", force: bool = False) -> tuple[Scenario, Locations]:
     """Like :func:`load`, from YAML text."""
-    prepared = prepare(name, text)
+    prepared = prepare(name, text, force)
     return prepared.scenario, prepared.where
 
 
 def run(source: str | Path | Scenario | Prepared, where: Locations | None = None, on_progress=None, monitor=None,
-        keep_going: bool = False) -> list[Outcome]:
+        keep_going: bool = False, force: bool = False) -> list[Outcome]:
     """Run every strategy of a scenario (a path, a :class:`Prepared` scenario, or a Scenario).
 
     ``on_progress(index, total, kind)`` is called before each strategy; ``monitor(world)``
@@ -110,15 +115,15 @@ def run(source: str | Path | Scenario | Prepared, where: Locations | None = None
     OutOfMemoryError, unless ``keep_going``: then its outcome carries the error as
     ``failure`` and the next strategy runs (a comparison of schedules reports them all).
     Strategies are built once per run: from a path or a Prepared scenario, the objects the
-    loader checked; from a Scenario, built here.
+    loader checked; from a Scenario, built here. ``force`` runs what the size limits would refuse.
     """
     if isinstance(source, (str, Path)):
-        source = prepare(source)
+        source = prepare(source, force=force)
     if isinstance(source, Prepared):
         scenario, where, strategies = source.scenario, source.where, list(source.strategies)
     else:
         scenario, where = source, where or Locations("<scenario>")
-        strategies = build_strategies(scenario, where)
+        strategies = build_strategies(scenario, where, force)
     outcomes = []
     for index, (spec, strategy) in enumerate(zip(scenario.strategy, strategies)):
         if on_progress:
@@ -132,6 +137,10 @@ def run(source: str | Path | Scenario | Prepared, where: Locations | None = None
                 raise
             outcomes.append(_did_not_fit(spec, scenario, strategy, error))
             continue
+        except MemoryError:  # the host's memory, not a simulated device's: the estimate let it through, or --force
+            size = kind.estimate(scenario, strategy)
+            raise SimulationError(f"{spec.kind}: this machine ran out of memory while simulating it"
+                                  + (f" (estimated: {describe(size)})" if size is not None else "")) from None
         outcomes.append(Outcome(spec, result, kind.analyze(result, scenario, strategy)))
     return outcomes
 
@@ -145,28 +154,44 @@ def _did_not_fit(spec: StrategySpec, scenario: Scenario, strategy, error: OutOfM
     return Outcome(spec, result, Reconciliation([], [str(error)]), failure=error)
 
 
-def build_strategies(scenario: Scenario, where: Locations) -> list:
-    """A strategy object per entry of ``strategy``, its parameters validated; located errors otherwise."""
+def build_strategies(scenario: Scenario, where: Locations, force: bool = False) -> list:
+    """A strategy object per entry of ``strategy``, its parameters validated and fitted to the scenario
+    (see ``_check``); located errors otherwise."""
     problems, built = [], []
     for spec in scenario.strategy:
         strategy, found = _build_strategy(spec, where)
         problems += found
         built.append((spec, strategy))
-    return _fitted(scenario, where, built, problems)
+    return _fitted(scenario, where, built, problems, force)
 
 
-def _fitted(scenario: Scenario, where: Locations, built: list[tuple[StrategySpec, object]], problems=()) -> list:
-    """The built strategies, once each fits the scenario (its kind's ``fits``); ScenarioError lists every
+def _fitted(scenario: Scenario, where: Locations, built: list[tuple[StrategySpec, object]], problems=(),
+            force: bool = False) -> list:
+    """The built strategies, once each fits the scenario (``_check``); ScenarioError lists every
     problem (``problems``: those found building them)."""
     problems, strategies = list(problems), []
     for spec, strategy in built:
         if strategy is not None:
-            with _naming(spec.kind, type(strategy)):
-                problems += KINDS[strategy.family].fits(scenario, strategy, spec, where)
+            problems += _check(scenario, strategy, spec, where, force)
             strategies.append(strategy)
     if problems:
         raise ScenarioError(sort_problems(problems, main=where.file))
     return strategies
+
+
+def _check(scenario: Scenario, strategy, spec: StrategySpec, where: Locations, force: bool) -> list:
+    """What keeps one strategy from running: its size first (its kind's ``estimate``: closed forms, no
+    topology), beyond the limits a problem unless ``force``; then what its kind needs of the scenario
+    (``fits``: the network is built there, which is what the limit spares); then times that overflow a
+    double (a problem, ``force`` or not: such a result cannot be written as JSON)."""
+    kind = KINDS[strategy.family]
+    with _naming(spec.kind, type(strategy)):
+        size = kind.estimate(scenario, strategy)  # None while the scenario lacks what sizing needs
+        too_large = [] if force or size is None else limit_problems(size, where, spec.kind)
+        if too_large:
+            return too_large
+        fits = kind.fits(scenario, strategy, spec, where)
+        return fits or (overflow_problems(size, where) if size is not None else [])
 
 
 @contextmanager
@@ -196,6 +221,6 @@ def _build_strategy(spec: StrategySpec, where: Locations) -> tuple[object | None
     return strategy, []
 
 
-def strategies() -> dict[str, type]:
+def available_strategies() -> dict[str, type]:
     """Every registered strategy by name (built-ins and installed plugins)."""
     return available()

@@ -15,6 +15,7 @@ from distsim.analysis import Inputs, Reconciliation, reconcile
 from distsim.analysis.collectives import CollectiveCall
 from distsim.analysis.platform import Platform
 from distsim.errors import ScenarioError
+from distsim.estimate import communication_estimate
 from distsim.hardware.cluster import describe_cluster, link_figures
 from distsim.runner import RunResult, layout, nodes_and_tiers
 from distsim.scenario import Locations, Scenario, StrategySpec
@@ -41,6 +42,18 @@ def fits_communication(scenario: Scenario, strategy, spec: StrategySpec, where: 
             at = spec.origin + path if path else ("model", "params")
             problems.append(where.problem(at, message))
     return problems
+
+
+def estimate_communication(scenario: Scenario, strategy):
+    """Size a gradient exchange from the closed forms' inputs without a layout (``distsim.estimate``; a
+    collective's count needs the routes of a built cluster: it is sized without it); None while the
+    scenario lacks what that needs (``fits`` says what)."""
+    cluster = scenario.cluster
+    if scenario.model.params is None or (cluster.network is None and cluster.nodes is None) \
+            or cluster.workers < strategy.min_workers:
+        return None
+    inputs = None if hasattr(strategy, "plan") else inputs_for(scenario, strategy)
+    return communication_estimate(scenario, strategy, inputs)
 
 
 def analyze_communication(result: RunResult, scenario: Scenario, strategy) -> Reconciliation:

@@ -20,8 +20,9 @@ import json
 import math
 from pathlib import Path
 
+from distsim import strict_json
 from distsim.errors import InputError
-from distsim.fileio import write_text
+from distsim.fileio import check_input_file, write_text
 
 FORMAT = "distsim-golden/1"
 IDENTITY = ("strategy", "schedule", "family")  # which run this is (whichever the family's summary has)
@@ -58,12 +59,12 @@ def golden_values(run: dict) -> dict:
 
 def write_golden(path: str | Path, record: dict) -> None:
     """Write atomically: an interrupted update never leaves half a golden file."""
-    write_text(path, json.dumps(record, indent=2, sort_keys=False) + "\n")
+    write_text(path, strict_json.dumps(record, digits=None) + "\n")  # exact floats, never NaN
 
 
 def read_golden(path: str | Path) -> dict:
     """The golden file at ``path``; InputError (exit code 2) saying what is wrong with it."""
-    path = Path(path)
+    path = check_input_file(path)
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -14,13 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from distsim.communication import analyze_communication, describe_communication, fits_communication, sweep_inputs
+from distsim.communication import (analyze_communication, describe_communication, estimate_communication,
+                                   fits_communication, sweep_inputs)
+from distsim.remat.estimate import estimate_rematerialization
 from distsim.remat.run import analyze_rematerialization, fits_rematerialization, run_rematerialization
 from distsim.report.remat import does_not_fit, remat_describe, remat_dict, remat_table, remat_text
 from distsim.report.summary import communication_dict, communication_text, exam_table
 from distsim.report.training import did_not_fit as training_did_not_fit
 from distsim.report.training import training_dict, training_table, training_text
 from distsim.runner import run_communication
+from distsim.training.estimate import estimate_training
 from distsim.training.run import analyze_training, describe_training, fits_training, run_training
 
 
@@ -32,6 +35,7 @@ class RunKind:
     simulate: Callable  # (scenario, strategy, where, monitor=None) -> RunResult
     analyze: Callable  # (result: RunResult, scenario, strategy) -> Reconciliation
     fits: Callable  # (scenario, strategy, spec, where) -> list[Problem]: what the kind needs of the scenario
+    estimate: Callable  # (scenario, strategy) -> estimate.Estimate | None: the run's size, before it runs (cheap)
     json: Callable  # outcome -> dict: the ``--json`` object of one run
     text: Callable  # outcome -> str: the summary and check table of one run
     table: Callable  # outcomes -> str: several runs of this kind side by side
@@ -53,6 +57,7 @@ KINDS: dict[str, RunKind] = {
         simulate=run_communication,
         analyze=analyze_communication,
         fits=fits_communication,
+        estimate=estimate_communication,
         json=communication_dict,
         text=communication_text,
         table=exam_table,
@@ -64,6 +69,7 @@ KINDS: dict[str, RunKind] = {
         simulate=run_rematerialization,
         analyze=analyze_rematerialization,
         fits=fits_rematerialization,
+        estimate=estimate_rematerialization,
         json=remat_dict,
         text=remat_text,
         table=remat_table,
@@ -78,6 +84,7 @@ KINDS: dict[str, RunKind] = {
         simulate=run_training,
         analyze=analyze_training,
         fits=fits_training,
+        estimate=estimate_training,
         json=training_dict,
         text=training_text,
         table=training_table,

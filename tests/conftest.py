@@ -47,3 +47,19 @@ def bundled_outcomes(path) -> tuple:
     """The outcomes of a bundled scenario, run once per test session: the bundled-scenario test and the golden
     test both check them (a 64-GPU training step costs seconds; no need to simulate it twice)."""
     return tuple(distsim.run(path))
+
+
+def invoke(*args) -> tuple[int, str, str]:
+    """``distsim ARGS`` in this process through the real entry point (exit codes, error lines):
+    (exit code, stdout, stderr). An exception that escapes it (a traceback) fails the calling test."""
+    from click.testing import CliRunner
+
+    from distsim.cli.main import main
+
+    with CliRunner().isolation() as (out, err, _):
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code
+    return code, out.getvalue().decode(), err.getvalue().decode()

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from conftest import scenario_yaml
 from distsim.cli.main import cli
+from distsim.fileio import MARKER
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,7 +75,7 @@ def test_trace_out_writes_csv_and_a_chrome_trace(tmp_path):
     chrome = json.loads((out / "trace.json").read_text())
     names = {e["args"]["name"] for e in chrome["traceEvents"] if e["ph"] == "M" and e["name"] == "thread_name"}
     assert {"w0", "w1", "w2", "ps", "switch->ps", "ps->switch"} <= names
-    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary files left
+    assert not [p for p in out.iterdir() if p.name.startswith(".") and p.name != MARKER]  # no temporary files left
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,8 @@ assertion. A sample goes through the real command line: exit code 2, one
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import signal
 from contextlib import contextmanager
@@ -18,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import distsim
@@ -86,6 +88,10 @@ HOSTILE = [
     "? [a, b]\n: 1", "|\n  multi\n  line", "'unterminated", "{kind: [ring_allreduce]}", "[{kind: nope}]",
     "{kind: parameter_server, server: 99}", "extends.yaml", "/dev/zero", "..",
 ]
+# Values at the edges of what a field accepts, for values inside flow mappings ({seed: 0} -> {seed: -1}).
+EDGES = ["-1", "0", "-0.0", "1", "2", "3", "99", "1e308", "5e-324", "1.0e-400", "'1e-400 s'", "'٣'", "1e15", "1048576",
+         "65537", "1000001", "true", "null", "'5 uss'", "[]", "{}", "dedicated", "graph", "fully_connected", "[[0, sw]]",
+         "ring_allreduce", "optimal", "'1 GiB'", "'5e-324 B/s'", "'1 FLOPS'", "1e-9"]
 KEYS = ["cluster", "model", "strategy", "run", "sweep", "extends", "workers", "network", "bandwidth", "latency",
         "topology", "edges", "params", "dtype", "kind", "server", "lr", "seed", "verify_payload", "gpu", "memory",
         "disk", "layers", "layer", "<<", "cluster.workers", "1", "-", "?", ":"]
@@ -93,11 +99,15 @@ KEYS = ["cluster", "model", "strategy", "run", "sweep", "extends", "workers", "n
 
 def mutate(text: str, draw) -> str:
     lines = text.splitlines()
-    kind = draw(st.sampled_from(["value", "value", "line", "chars", "indent", "key", "duplicate"]))
+    kind = draw(st.sampled_from(["value", "value", "flow", "flow", "line", "chars", "indent", "key", "duplicate"]))
     if not lines:
         return text
     i = draw(st.integers(0, len(lines) - 1))
-    if kind == "value" and ":" in lines[i]:
+    flow = list(re.finditer(r"(?:(?<=\{)|(?<=, ))(\w+): ([^,}]+)", lines[i]))
+    if kind == "flow" and flow:
+        match = draw(st.sampled_from(flow))
+        lines[i] = lines[i][: match.start(2)] + draw(st.sampled_from(EDGES + HOSTILE)) + lines[i][match.end(2):]
+    elif kind == "value" and ":" in lines[i]:
         head = lines[i].split(":", 1)[0]
         lines[i] = f"{head}: {draw(st.sampled_from(HOSTILE))}"
     elif kind == "line":
@@ -232,3 +242,146 @@ def test_yaml_is_only_loaded_with_safe_loaders():
     unsafe = re.compile(r"yaml\.(load|full_load|unsafe_load|load_all)\(|yaml\.(Full|Unsafe)?Loader\b|UnsafeLoader|FullLoader")
     offenders = [str(p.relative_to(ROOT)) for p in (ROOT / "distsim").rglob("*.py") if unsafe.search(p.read_text())]
     assert not offenders
+
+
+# --- issue 10: validate, run and sweep agree on thousands of mutants, with no traceback and strict JSON ---
+#
+# The bundled scenarios, shrunk to sizes that simulate in milliseconds, are mutated as above and
+# each mutant goes through `validate` (sweep.check.check_file), `run` (api.run) and, when it has a
+# sweep: block, `sweep` (run_sweep, serially). The size limits are lowered while fuzzing, so that a
+# mutant that would be large is a quick limit refusal (which is then checked like any problem).
+
+FUZZ_LIMITS = {"MAX_MESSAGES": 20_000, "MAX_OPS": 100_000, "MAX_RANKS": 64, "MAX_POINTS": 12}
+# CI: a fixed set of examples (derandomized). To hunt for new failures, raise the count and draw new ones:
+#   DISTSIM_FUZZ_EXAMPLES=20000 DISTSIM_FUZZ_RANDOM=1 python -m pytest tests/test_fuzz_loader.py -k mutants
+EXAMPLES = int(os.environ.get("DISTSIM_FUZZ_EXAMPLES", "1500"))
+DERANDOMIZE = not os.environ.get("DISTSIM_FUZZ_RANDOM")
+AGREEMENT = settings(max_examples=EXAMPLES, deadline=None, derandomize=DERANDOMIZE,
+                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+THROUGH_CLI = settings(max_examples=max(EXAMPLES // 5, 1), deadline=None, derandomize=DERANDOMIZE,
+                       suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+def shrink(text: str) -> str:
+    """A bundled scenario at a size that runs in milliseconds (same keys, same structure)."""
+    text = re.sub(r"\bworkers: \d+", "workers: 4", text)
+    text = re.sub(r"\bnodes: \d+", "nodes: 2", text)
+    text = re.sub(r"\bpreset: gpt-\w+", "preset: gpt-tiny", text)
+    text = re.sub(r"\bparams: [\w.]+", "params: 2000", text)
+    text = re.sub(r"\blayers: (\d+)", lambda m: f"layers: {min(int(m[1]), 24)}", text)
+    return re.sub(r"cluster\.workers: \[[^\]]*\]", "cluster.workers: [2, 4]", text)
+
+
+SMALL = [shrink(text) for text in BUNDLED]
+
+
+@st.composite
+def small_mutants(draw) -> str:
+    text = draw(st.sampled_from(SMALL))
+    for _ in range(draw(st.sampled_from([0, 1, 1, 1, 2, 3]))):  # mostly one: a second often hides the first's effect
+        text = mutate(text, draw)
+    return text
+
+
+@pytest.fixture(scope="module")
+def fuzz_dir(tmp_path_factory):
+    from unittest import mock
+
+    from distsim import estimate
+
+    with mock.patch.multiple(estimate, **FUZZ_LIMITS):
+        yield tmp_path_factory.mktemp("fuzz-agreement")
+
+
+def verdict(action):
+    """('ok', value), ('input', problems) or ('simulation', error); anything else escapes: a traceback fails."""
+    from distsim.errors import InputError, SimulationError
+
+    try:
+        with no_hang(60):
+            return "ok", action()
+    except ScenarioError as exc:
+        return "input", exc.problems
+    except InputError as exc:
+        return "input", [str(exc)]
+    except SimulationError as exc:
+        return "simulation", exc
+
+
+def assert_located(problems, path: Path) -> None:
+    for problem in problems:
+        assert isinstance(problem, distsim.errors.Problem), problem
+        assert problem.file == str(path) and problem.message and "\n" not in problem.message, problem
+        assert "Traceback" not in problem.message and "object at 0x" not in problem.message, problem
+        assert problem.line is not None or any(words in problem.message for words in UNLOCATED), problem
+
+
+def check_agreement(text: str, folder: Path) -> tuple[str, str, str | None]:
+    """Validate, run and sweep one mutant; assert they agree. Returns the three verdicts' kinds."""
+    from distsim import api, strict_json
+    from distsim.report.summary import outcome_dict
+    from distsim.sweep import run_sweep
+    from distsim.sweep.check import check_file
+    from distsim.sweep.executors import run_serial
+
+    path = folder / NAME
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    valid, checked = verdict(lambda: check_file(path))
+    ran, result = verdict(lambda: api.run(path))
+    assert valid in ("ok", "input") and ran in ("ok", "input", "simulation")
+    has_sweep = valid == "ok" and bool(checked[0].sweep)
+    swept, rows = verdict(lambda: run_sweep(path, run_tasks=run_serial)) if has_sweep else (None, None)
+    for kind, found in ((valid, checked), (ran, result), (swept, rows)):
+        if kind == "input":
+            assert_located(found, path)
+    if valid == "ok":  # validate accepts exactly what run and sweep accept
+        assert ran != "input", result
+        assert swept in (None, "ok", "simulation"), rows
+    else:
+        from_sweep = [p for p in checked if p.path[:1] == ("sweep",) or p.message.startswith("at sweep point")]
+        assert ran == "input" or from_sweep, (checked, result)  # run does not expand a sweep: block; sweep does
+        if ran == "input" and not from_sweep:
+            assert sorted(p.one_line() for p in checked) == sorted(p.one_line() for p in result)
+    if ran == "ok":  # strict JSON: no NaN or Infinity in what --json prints
+        strict_json.dumps([outcome_dict(outcome) for outcome in result])
+    if swept == "ok":
+        assert len(rows.rows) == len(checked[2]) and all(row["ok"] in ("true", "false") for row in rows.rows)
+    return valid, ran, swept
+
+
+@AGREEMENT
+@given(text=small_mutants())
+def test_validate_run_and_sweep_agree_on_mutants(fuzz_dir, text):
+    valid, ran, swept = check_agreement(text, fuzz_dir)
+    event(f"validate {valid}, run {ran}" + (f", sweep {swept}" if swept else ""))  # --hypothesis-show-statistics
+
+
+def test_every_shrunk_bundled_scenario_is_valid_and_runs(fuzz_dir):
+    for text in SMALL:
+        assert check_agreement(text, fuzz_dir)[:2] == ("ok", "ok"), text
+
+
+LOCATED = re.compile(r"^distsim: error: (?P<file>[^:]+):(?P<line>\d+):(?P<column>\d+): .+: .+$")  # a key may hold spaces
+
+
+@THROUGH_CLI
+@given(text=small_mutants())
+def test_mutants_through_the_command_line(fuzz_dir, text):
+    from conftest import invoke
+
+    path = fuzz_dir / NAME
+    path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    results = {command: invoke(*args) for command, args in {
+        "validate": ("validate", path), "run": ("run", path, "--json"), "sweep": ("sweep", path, "-j", "1")}.items()}
+    for command, (code, out, err) in results.items():
+        assert code in (0, 1, 2, 3) and "Traceback" not in out + err, (command, code, err)
+        if code == 2:
+            lines = err.strip().splitlines()
+            assert lines and all(LOCATED.match(line) and LOCATED.match(line)["file"] == str(path)
+                                 or any(w in line for w in UNLOCATED) for line in lines), (command, err)
+    code, out, _ = results["run"]
+    if code in (0, 1):
+        json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} in --json output"))
+    swept, _, sweep_err = results["sweep"]
+    sweep_refused = swept == 2 and "has no 'sweep:' block" not in sweep_err  # sweep needs a block; run does not
+    assert (results["validate"][0] == 2) == (code == 2 or sweep_refused), results

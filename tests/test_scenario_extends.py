@@ -104,7 +104,7 @@ def test_a_missing_key_is_located_at_its_parent_in_whichever_file_wrote_it(tmp_p
         ({"a.yaml": "extends: b.yaml\n", "b.yaml": "extends: ./a.yaml\n"}, "a.yaml", "extends cycle: a.yaml -> b.yaml -> a.yaml"),
         ({"a.yaml": "extends: nope.yaml\n"}, "a.yaml", "cannot read base scenario 'nope.yaml'"),
         ({"a.yaml": "extends: [b.yaml]\n"}, "a.yaml", "expected the path of a base scenario file, found a list"),
-        ({"a.yaml": "extends: b.yaml\n", "b.yaml": "- 1\n"}, "a.yaml", "a base scenario is a mapping"),
+        ({"a.yaml": "extends: b.yaml\n", "b.yaml": "- 1\n"}, "a.yaml", "'b.yaml' is not a scenario: it holds a list"),
         ({"a.yaml": "extends: b.yaml\n", "b.yaml": "cluster: [\n"}, "a.yaml", "invalid YAML"),
     ],
 )

@@ -11,10 +11,15 @@ import resource
 import subprocess
 import sys
 
+from distsim.errors import SimulationError
+
 
 def in_child(module: str, *args: object) -> dict:
     """``python -m MODULE ARGS...``; the last line it prints is a JSON object."""
-    out = subprocess.run([sys.executable, "-m", module, *map(str, args)], check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True)
+    if out.returncode != 0:  # say why in one line (a scenario over the limits, out of memory), not as a traceback
+        why = next((line for line in reversed(out.stderr.splitlines()) if line.strip()), f"exit code {out.returncode}")
+        raise SimulationError(f"benchmark {module} {' '.join(map(str, args))} failed: {why.strip()}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

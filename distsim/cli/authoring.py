@@ -11,9 +11,9 @@ from pathlib import Path
 
 import click
 
-from distsim import api
+from distsim.cli.options import force_option
 from distsim.errors import DistsimError, InputError, Problem, ScenarioError
-from distsim.fileio import write_text
+from distsim.fileio import check_output, write_text
 
 EXIT_OK = 0
 SCENARIO_SUFFIXES = (".yaml", ".yml")
@@ -21,18 +21,22 @@ SCENARIO_SUFFIXES = (".yaml", ".yml")
 
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-def validate(files: tuple[Path, ...]) -> int:
+@force_option
+def validate(files: tuple[Path, ...], force: bool) -> int:
     """Check scenario FILES without running them; report every problem in every file.
 
-    A folder stands for the *.yaml and *.yml files in it. Problems are printed one
-    per line, FILE:LINE:COLUMN: field.path: message, and the exit code is 2 if any
-    file has one.
+    A file passes exactly when 'distsim run' accepts it and, if it has a sweep:
+    block, 'distsim sweep' accepts every point of it. A folder stands for the *.yaml
+    and *.yml files in it. Problems are printed one per line, FILE:LINE:COLUMN:
+    field.path: message, and the exit code is 2 if any file has one.
     """
+    from distsim.sweep.check import check_file
+
     paths = scenario_files(files)
     problems: list[Problem] = []
     for path in paths:
         try:
-            api.load(path)
+            check_file(path, force)
         except ScenarioError as exc:
             problems += exc.problems
         except DistsimError as exc:  # e.g. a strategy plugin that fails to import
@@ -74,6 +78,8 @@ def schema(markdown: bool, builtin: bool, output: Path | None) -> int:
 
     The bundled scenarios point at docs/scenario.schema.json.
     """
+    if output is not None:
+        check_output(output)
     text = schema_markdown(builtin) if markdown else schema_json(builtin)
     if output is None:
         click.echo(text, nl=False)

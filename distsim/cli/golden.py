@@ -13,6 +13,7 @@ import click
 
 from distsim import api
 from distsim.errors import DistsimError, InputError
+from distsim.fileio import check_output
 from distsim.golden import DEFAULT_REL_TOL, compare, golden_path, golden_record, read_golden, write_golden
 from distsim.report.summary import outcome_dict
 
@@ -28,6 +29,8 @@ def expectation(golden: Path | None, update: bool) -> dict | None:
     to compare, or the file is to be written)."""
     if update and golden is None:
         raise click.UsageError("--update-golden needs --expect GOLDEN.json (the file to write)")
+    if golden is not None and update:
+        check_output(golden)
     return None if golden is None or update else read_golden(golden)
 
 

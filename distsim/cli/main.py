@@ -8,23 +8,25 @@ problem on stderr, never a traceback.
 
 from __future__ import annotations
 
-import json
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
 
-from distsim import __version__, api
+from distsim import __version__, api, strict_json
 from distsim.cli import authoring
 from distsim.cli import golden as golden_cli
 from distsim.cli.collectives import collectives
+from distsim.cli.options import force_option
 from distsim.cli.plot import plot
 from distsim.cli.progress import LiveStatus
 from distsim.cli.report import report
 from distsim.cli.sweep import sweep
 from distsim.cli.tradeoff import tradeoff
-from distsim.errors import DistsimError
-from distsim.fileio import atomic_directory
+from distsim.errors import DistsimError, InputError, SimulationError
+from distsim.fileio import atomic_directory, check_output
 from distsim.report.summary import outcome_dict, run_text, summary_table
 
 EXIT_OK, EXIT_CHECK_FAILED = 0, 1  # bad input (2) and simulation failures (3) come from DistsimError.exit_code
@@ -45,15 +47,18 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("scenario", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (or {runs: [...]} for several strategies).")
-@click.option("--trace-out", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="Write messages.csv, ops.csv, links.csv and trace.json (Perfetto / chrome://tracing) to DIR.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (or {runs: [...]} for several strategies); "
+              "floats to 12 significant digits, never NaN or Infinity.")
+@click.option("--trace-out", type=click.Path(path_type=Path), metavar="DIR",
+              help="Write messages.csv, ops.csv, links.csv and trace.json (Perfetto / chrome://tracing) to DIR "
+                   "(replacing what an earlier run wrote there, whole).")
 @click.option("--expect", type=click.Path(dir_okay=False, path_type=Path), metavar="GOLDEN",
               help="Compare counts, sizes and times with this golden JSON file; print the differences and exit 1 if any.")
 @click.option("--update-golden", is_flag=True, help="Write the --expect file from this run instead of comparing.")
 @golden_cli.rel_tol_option
+@force_option
 def run(scenario: Path, as_json: bool, trace_out: Path | None, expect: Path | None, update_golden: bool,
-        rel_tol: float) -> int:
+        rel_tol: float, force: bool) -> int:
     """Run SCENARIO (a YAML file) and reconcile every trace with the closed forms.
 
     Prints a summary and the expected-vs-simulated table for each strategy the
@@ -61,14 +66,16 @@ def run(scenario: Path, as_json: bool, trace_out: Path | None, expect: Path | No
     bad input, 3 when the simulation cannot finish.
     """
     golden = golden_cli.expectation(expect, update_golden)
+    if trace_out is not None:
+        check_output(trace_out, folder=True)
     with LiveStatus() as status:
-        outcomes = api.run(scenario, on_progress=_progress, monitor=status, keep_going=True)
+        outcomes = api.run(scenario, on_progress=_progress, monitor=status, keep_going=True, force=force)
     if trace_out is not None:
         _write_traces(outcomes, trace_out)
     if as_json:
         runs = [outcome_dict(o) for o in outcomes]
         body = runs[0] if len(runs) == 1 else {"scenario": str(scenario), "runs": runs, "ok": all(r["ok"] for r in runs)}
-        click.echo(json.dumps(body, indent=2))
+        click.echo(strict_json.dumps(body))
     else:
         click.echo(outcomes[0].run_kind.describe(outcomes[0].result.scenario, scenario))
         for outcome in outcomes:
@@ -120,15 +127,23 @@ def bench(suite: str, sizes: str, repeat: int, as_json: bool) -> int:
     """
     from distsim.bench import SUITES
 
-    try:
-        counts = tuple(int(n) for n in sizes.split(","))
-    except ValueError:
-        raise click.BadParameter(f"expected numbers separated by commas, got {sizes!r}", param_hint="--sizes") from None
+    counts = _worker_counts(sizes)
     measure, render = SUITES[suite]
     progress = (lambda text: click.echo(text, err=True)) if sys.stderr.isatty() else None
     rows = measure(sizes=counts, repeat=repeat, progress=progress)
-    click.echo(json.dumps(rows, indent=2) if as_json else render(rows))
+    click.echo(strict_json.dumps(rows) if as_json else render(rows))
     return EXIT_OK
+
+
+def _worker_counts(sizes: str) -> tuple[int, ...]:
+    """``--sizes``: whole numbers of workers, at least 2 each (a ring needs two); InputError (one line) otherwise."""
+    try:
+        counts = tuple(int(n) for n in sizes.split(","))
+    except ValueError:
+        raise InputError(f"--sizes: expected whole numbers separated by commas, such as 64,256,1024; got {sizes!r}") from None
+    if min(counts) < 2:
+        raise InputError(f"--sizes: every size is a number of workers, at least 2; got {min(counts)}")
+    return counts
 
 
 def _progress(index: int, total: int, kind: str) -> None:
@@ -154,8 +169,24 @@ for command in (sweep, plot, report, tradeoff, collectives, authoring.validate, 
     cli.add_command(command)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, turn distsim errors into one-line messages and exit codes."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    # `kill` (SIGTERM) ends a run like Ctrl-C: temporary outputs are removed on the way out.
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
+    try:
+        code = _exit_code(argv)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    sys.exit(code)
+
+
+def _exit_code(argv: list[str] | None) -> int:
     try:
         code = cli.main(args=argv, prog_name="distsim", standalone_mode=False)
     except click.ClickException as exc:
@@ -168,4 +199,7 @@ def main(argv: list[str] | None = None) -> None:
         for line in str(exc).splitlines() or [type(exc).__name__]:
             click.echo(f"distsim: error: {line}", err=True)
         code = exc.exit_code
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+    except MemoryError:  # the estimate (distsim.estimate) let it through, or --force did
+        click.echo("distsim: error: this machine ran out of memory; the simulation could not finish", err=True)
+        code = SimulationError.exit_code
+    return code if isinstance(code, int) else EXIT_OK

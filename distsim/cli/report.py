@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 
 from distsim import api
+from distsim.cli.options import force_option
 from distsim.cli.progress import Progress, step_message
 from distsim.cli.results import classify
 from distsim.errors import InputError
-from distsim.fileio import write_text
+from distsim.fileio import check_output, write_text
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_SIMULATION = 0, 1, 3
 
@@ -19,7 +20,8 @@ EXIT_OK, EXIT_CHECK_FAILED, EXIT_SIMULATION = 0, 1, 3
 @click.argument("source", metavar="RUN_OR_SWEEP", type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
               help="The HTML file to write (atomically); images are embedded, nothing is fetched when it opens.")
-def report(source: Path, output: Path) -> int:
+@force_option
+def report(source: Path, output: Path, force: bool) -> int:
     """Write an HTML report of RUN_OR_SWEEP: a scenario file (it is run; a scenario with a
     sweep: block is swept) or a sweep CSV written by 'distsim sweep'.
 
@@ -32,6 +34,7 @@ def report(source: Path, output: Path) -> int:
     """
     from distsim.report import html
 
+    check_output(output)
     kind = classify(source)
     if kind == "traces":
         raise InputError(f"{source}: a --trace-out directory has no expected values to report; give the scenario "
@@ -42,14 +45,14 @@ def report(source: Path, output: Path) -> int:
         rows = read_sweep_csv(source)
         page, code = html.sweep_report(source.name, rows, _swept_columns(rows)), _sweep_code(rows)
     else:
-        prepared = api.prepare(source)
+        prepared = api.prepare(source, force=force)
         scenario, where = prepared.scenario, prepared.where
         text = source.read_text(encoding="utf-8", errors="replace")
         if scenario.sweep:
             from distsim.sweep import run_sweep
 
             with Progress("sweep") as progress:
-                rows = run_sweep((scenario, where), progress=progress).rows
+                rows = run_sweep((scenario, where), force=force, progress=progress).rows
             page, code = html.sweep_report(source.name, rows, list(scenario.sweep), text), _sweep_code(rows)
         else:
             outcomes = api.run(prepared, on_progress=step_message, keep_going=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from distsim import api
 from distsim.cli.progress import step_message
 from distsim.errors import InputError
+from distsim.fileio import TEMP_PREFIX
 
 
 @dataclass
@@ -31,13 +32,15 @@ class Result:
 
 def classify(path: Path) -> str:
     if path.is_dir():
+        if path.name.startswith(TEMP_PREFIX):
+            raise InputError(f"{path}: an unfinished --trace-out folder (its run was interrupted); run the scenario again")
         return "traces"
     if not path.exists():
         raise InputError(f"{path}: no such file or directory")
     return "sweep" if path.suffix.lower() == ".csv" else "scenario"
 
 
-def read_result(path: Path) -> Result:
+def read_result(path: Path, force: bool = False) -> Result:
     kind = classify(path)
     if kind == "traces":
         return Result(path, kind, traces=_traces(path))
@@ -45,7 +48,7 @@ def read_result(path: Path) -> Result:
         from distsim.report.plots import read_sweep_csv
 
         return Result(path, kind, rows=read_sweep_csv(path))
-    outcomes = api.run(path, on_progress=step_message)
+    outcomes = api.run(path, on_progress=step_message, force=force)
     text = path.read_text(encoding="utf-8", errors="replace")
     return Result(path, kind, outcomes=outcomes, traces=[(o.result.kind, o.trace) for o in outcomes], text=text)
 

@@ -17,7 +17,8 @@ EXIT_OK, EXIT_CHECK_FAILED, EXIT_SIMULATION = 0, 1, 3
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), metavar="CSV",
               help="Write the results here (atomically); points already in it are not run again. "
                    "Default: print the CSV on standard output.")
-@click.option("--force", is_flag=True, help="Run every point again, even those already in the CSV.")
+@click.option("--force", is_flag=True, help="Run every point again, even those already in the CSV, and points (or "
+              "grids) estimated too large to finish in memory or in minutes.")
 @click.option("-j", "--jobs", type=click.IntRange(1), default=None, metavar="N",
               help="Local processes to run points on. Default: every core.")
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,

@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 
 from distsim import api
+from distsim.cli.options import force_option
 from distsim.errors import InputError
+from distsim.fileio import check_output
 
 
 @click.command()
@@ -18,7 +20,8 @@ from distsim.errors import InputError
                    "budget: the fastest setting of each schedule within each memory budget.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE.png|FILE.svg",
               help="Also draw the plot, with the Pareto frontier, to this file.")
-def tradeoff(scenario: Path, sweep: str, output: Path | None) -> int:
+@force_option
+def tradeoff(scenario: Path, sweep: str, output: Path | None, force: bool) -> int:
     """Sweep every rematerialization schedule on SCENARIO's layer chain and hardware (its
     strategy list is not used) and print peak activation memory against backward time,
     marking the Pareto frontier. Every point is a simulated run.
@@ -29,7 +32,8 @@ def tradeoff(scenario: Path, sweep: str, output: Path | None) -> int:
 
     if output is not None:
         check_format(output)
-    loaded, where = api.load(scenario)
+        check_output(output)
+    loaded, where = api.load(scenario, force)
     if loaded.model.layers is None and not loaded.model.per_layer:
         raise InputError(f"{scenario}: model: a trade-off needs a layer chain ('layers' and 'layer', or 'per_layer')")
     progress = (lambda text: click.echo(text, err=True)) if sys.stderr.isatty() else None

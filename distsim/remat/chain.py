@@ -59,9 +59,9 @@ class Chain:
         model, cluster = scenario.model, scenario.cluster
         layers = layer_list(model)
         flops_per_s = cluster.gpu.flops * cluster.gpu.efficiency  # x 1.0 is exact: f / F as before
-        fwd = [0.0] + [_seconds(l.fwd_time, l.fwd_flops, flops_per_s) for l in layers]
+        fwd = [0.0] + [seconds_of(l.fwd_time, l.fwd_flops, flops_per_s) for l in layers]
         bwd = [0.0] + [
-            _seconds(l.bwd_time, l.bwd_flops, flops_per_s, default=2 * f) for l, f in zip(layers, fwd[1:])
+            seconds_of(l.bwd_time, l.bwd_flops, flops_per_s, default=2 * f) for l, f in zip(layers, fwd[1:])
         ]
         sizes = [int(layers[0].activation)] + [int(l.activation) for l in layers]
         mem, disk = cluster.memory, cluster.disk
@@ -76,7 +76,7 @@ class Chain:
         )
 
 
-def _seconds(time: float | None, flops: float | None, flops_per_s: float, default: float = 0.0) -> float:
+def seconds_of(time: float | None, flops: float | None, flops_per_s: float, default: float = 0.0) -> float:
     if time is not None:
         return time
     if flops is not None:

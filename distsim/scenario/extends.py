@@ -40,8 +40,14 @@ def resolve_extends(data: dict, where: Locations, chain: tuple[tuple[Path, str],
     at = (EXTENDS,)
     if not isinstance(ref, str) or not ref.strip():
         raise ScenarioError([where.problem(at, f"expected the path of a base scenario file, found {describe(ref)}")])
+    if "\0" in ref:
+        raise ScenarioError([where.problem(at, "expected the path of a base scenario file, found text with a NUL character")])
     shown = _display_path(where.file, ref.strip())
-    resolved = Path(shown).resolve()
+    try:
+        resolved = Path(shown).resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symbolic link loop (Python < 3.13)
+        reason = "a loop of symbolic links" if "loop" in str(exc).lower() else getattr(exc, "strerror", None) or str(exc)
+        raise ScenarioError([where.problem(at, f"cannot read base scenario {shown!r}: {reason}")]) from None
     resolved_chain = [path for path, _ in chain]
     if resolved in resolved_chain:
         names = " -> ".join([shown_name for _, shown_name in chain[resolved_chain.index(resolved):]] + [shown])
@@ -55,10 +61,19 @@ def resolve_extends(data: dict, where: Locations, chain: tuple[tuple[Path, str],
     base, base_where = load_yaml(raw, shown)
     if base is None:
         base = {}
-    if not isinstance(base, dict):
-        raise ScenarioError([base_where.problem((), f"a base scenario is a mapping of keys; found {describe(base)}")])
+    if not isinstance(base, dict):  # the path only: never echo a file that is not a scenario (extends: /etc/passwd)
+        raise ScenarioError([where.problem(at, f"{shown!r} is not a scenario: it holds {_what(base)}, not a mapping of keys")])
     base, base_where = resolve_extends(base, base_where, chain + ((resolved, shown),))
     return merge(base, base_where, data, where)
+
+
+def _what(value: object) -> str:
+    """What a file holds, by kind only (its content is not shown)."""
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "a yes/no value"
+    return "a number" if isinstance(value, (int, float)) else "text"
 
 
 def merge(base: dict, base_where: Locations, over: dict, over_where: Locations) -> tuple[dict, Locations]:

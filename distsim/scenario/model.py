@@ -148,7 +148,8 @@ class Layer(Section):
 class Model(TransformerShape):
     """The workload: a parameter count, a layer chain, or a transformer's shape (or preset); docs/workloads.md."""
 
-    params: Count | None = Field(None, description="parameters whose gradients are exchanged; a transformer's are computed")
+    params: Annotated[Count, Field(ge=1)] | None = Field(
+        None, description="parameters whose gradients are exchanged; a transformer's are computed")
     dtype: Literal["fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8"] = "fp32"
     layers: int | None = Field(None, ge=1, le=MAX_LAYERS, description="length of the layer chain; a transformer's blocks")
     layer: Layer | None = Field(None, description="every layer alike")
@@ -170,7 +171,7 @@ class Model(TransformerShape):
 
 
 class Run(Section):
-    seed: int = 0
+    seed: int = Field(0, ge=0, description="seeds the run's one random generator (the payloads)")
     verify_payload: bool | None = Field(
         None, description="carry real numpy gradients and check the result; unset: on when params x workers <= 1e7"
     )

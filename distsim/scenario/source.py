@@ -246,7 +246,11 @@ class _Builder:
         if node.tag not in SCALAR_TAGS:
             return self._bad_tag(node, path)
         try:
-            return self.loader.construct_object(node, deep=True)
+            value = self.loader.construct_object(node, deep=True)
+            if value == 0 and isinstance(value, float) and any(c in "123456789" for c in node.value.lower().split("e")[0]):
+                self.problems.append(self._problem(node, path, f"{node.value} is too small: it underflows to 0 as a double "
+                                                   "(the smallest is 5e-324); write 0 if you mean zero"))
+            return value
         except (yaml.YAMLError, ValueError, OverflowError, TypeError) as exc:
             reason = getattr(exc, "problem", None) or str(exc)
             if "integer string conversion" in reason:

@@ -61,8 +61,8 @@ EXAMPLES = {
 NAMES = {"time": "a time", "bytes": "a size", "bandwidth": "a bandwidth", "flops": "a FLOP rate", "count": "a count"}
 MAX_COUNT = 2**53  # beyond this a count is no longer exact as a double (and is no real model)
 
-_NUMBER = r"[+-]?(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d+)?"
-_QUANTITY = re.compile(rf"^\s*({_NUMBER})\s*([^\s\d.+-].*?)?\s*$")
+_NUMBER = r"[+-]?(?:[0-9][0-9_]*\.?[0-9_]*|\.[0-9][0-9_]*)(?:[eE][+-]?[0-9]+)?"  # ASCII digits only
+_QUANTITY = re.compile(rf"^\s*({_NUMBER})\s*([^\s0-9.+-].*?)?\s*$")
 
 
 def accepted_units(kind: str) -> list[str]:
@@ -88,17 +88,39 @@ def parse_quantity(value: object, kind: str) -> float:
     if isinstance(value, (int, float)):
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError(f"expected a finite quantity, found {value!r}")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond the largest double
+            raise ValueError(f"expected a finite quantity, found a {len(str(abs(value)))}-digit number (too large)") from None
     match = _QUANTITY.match(value)
     if not match:
         raise ValueError(f"expected {NAMES[kind]}: {EXAMPLES[kind]}; found {value!r}")
     unit = match.group(2) or ""
     if unit not in table:
         raise ValueError(_unknown_unit_message(unit, kind, value))
-    result = _exact_product(match.group(1).replace("_", ""), table[unit])
+    number = match.group(1).replace("_", "")
+    result = _exact_product(number, table[unit])
     if not math.isfinite(result):
         raise ValueError(f"expected a finite quantity, found {value!r} (too large)")
+    return _normal(result, value, _nonzero(number))
+
+
+def _normal(result: float, value: object, nonzero: bool) -> float:
+    """``result``, unless a value that is not zero came out as 0 (it underflowed).
+
+    Why an error: '1e-400 s' would otherwise be silently 0. (A tiny value that is
+    still a double, such as 5e-324, is kept; the derived times it causes are checked
+    where they are computed.)
+    """
+    if nonzero and result == 0:
+        raise ValueError(f"{value!r} is too small: it underflows to 0 as a double (the smallest is 5e-324); "
+                         "write 0 if you mean zero")
     return result
+
+
+def _nonzero(number: str) -> bool:
+    mantissa = number.lower().split("e")[0]
+    return any(c in "123456789" for c in mantissa)
 
 
 def _exact_product(number: str, factor: Decimal) -> float:

@@ -119,6 +119,14 @@ class Optimal(RematStrategy):
             low, high = (mid, high) if fits(mid) else (low, mid - 1)
         return low
 
+    def planning_states(self, layers: int) -> int:
+        """How many (states, slots) minima the planner computes and keeps for ``layers`` layers: what planning
+        costs, for the estimate made before a run (distsim.estimate). A byte budget plans once per step of a
+        binary search."""
+        slots = min(self.params.slots or sqrt_default(layers), layers + 1)
+        searches = 1 if self.params.budget is None else layers.bit_length() + 1
+        return layers * slots * searches
+
     @staticmethod
     def least_budget(chain) -> int:
         """The peak of one slot (the input) with everything else recomputed, the least of any schedule:

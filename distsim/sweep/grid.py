@@ -30,6 +30,7 @@ import yaml
 
 from distsim import api
 from distsim.errors import Problem, ScenarioError
+from distsim.estimate import sweep_problem
 from distsim.scenario import Locations, Scenario
 from distsim.scenario.problems import suggest
 
@@ -61,14 +62,17 @@ class _PathError(Exception):
     """A sweep path that cannot be applied to the base scenario."""
 
 
-def expand(scenario: Scenario, where: Locations) -> list[Point]:
-    """Every point of ``scenario``'s sweep, validated; ScenarioError lists every problem, located."""
+def expand(scenario: Scenario, where: Locations, force: bool = False) -> list[Point]:
+    """Every point of ``scenario``'s sweep, validated; ScenarioError lists every problem, located.
+
+    A grid, or a point, estimated too large to run is a problem too, unless ``force``.
+    """
     block = scenario.sweep
     if not block:
         raise ScenarioError([where.problem((), "this scenario has no 'sweep:' block (e.g. sweep: {cluster.workers: [4, 8, 16]})")])
     base = base_document(scenario)
     entries = base.pop("strategy")
-    problems = _check_block(block, scenario, {**base, "strategy": entries[0]}, where)
+    problems = _check_block(block, scenario, {**base, "strategy": entries[0]}, where, force)
     if problems:
         raise ScenarioError(problems)
     paths = list(block)
@@ -77,7 +81,7 @@ def expand(scenario: Scenario, where: Locations) -> list[Point]:
         indexes = tuple(i for i, _ in combo)
         overrides = tuple((path, value) for path, (_, value) in zip(paths, combo))
         for strategy_index, entry in enumerate(entries):
-            point, found = _point(base, entry, overrides, indexes, strategy_index, len(entries), len(points), where)
+            point, found = _point(base, entry, overrides, indexes, strategy_index, len(entries), len(points), where, force)
             problems += found
             if point is not None:
                 points.append(point)
@@ -87,7 +91,8 @@ def expand(scenario: Scenario, where: Locations) -> list[Point]:
         for path, values in block.items():
             for index, value in enumerate(values):
                 for strategy_index, entry in enumerate(entries):
-                    problems += _point(base, entry, ((path, value),), (index,), strategy_index, len(entries), 0, where)[1]
+                    problems += _point(base, entry, ((path, value),), (index,), strategy_index, len(entries), 0, where,
+                                       force)[1]
         raise ScenarioError(_summarised(problems))
     return points
 
@@ -112,7 +117,7 @@ def point_key(scenario: Scenario) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _check_block(block: dict, scenario: Scenario, document: dict, where: Locations) -> list[Problem]:
+def _check_block(block: dict, scenario: Scenario, document: dict, where: Locations, force: bool) -> list[Problem]:
     """Problems of the sweep block itself: paths that name nothing sweepable, empty or repeated values."""
     problems = []
     size = 1
@@ -140,8 +145,11 @@ def _check_block(block: dict, scenario: Scenario, document: dict, where: Locatio
                 problems.append(where.problem(("sweep", path, index), f"value {_show(value)} is listed twice"))
             seen.append(value)
         size *= max(len(values), 1)
-    if size * max(len(scenario.strategy), 1) > MAX_POINTS:
-        problems.append(where.problem(("sweep",), f"the grid has {size:,} points; at most {MAX_POINTS:,} are allowed", at_key=True))
+    points = size * max(len(scenario.strategy), 1)
+    if points > MAX_POINTS:
+        problems.append(where.problem(("sweep",), f"the grid has {points:,} points; at most {MAX_POINTS:,} are allowed", at_key=True))
+    elif not force and sweep_problem(points, where):
+        problems.append(sweep_problem(points, where))
     return problems
 
 
@@ -165,7 +173,7 @@ def _apply(document: dict, parts: list[str], value: object, path: str) -> None:
             node = node[part]
 
 
-def _point(base, entry, overrides, indexes, strategy_index, strategies, index, where):
+def _point(base, entry, overrides, indexes, strategy_index, strategies, index, where, force=False):
     """Build and validate one point like a file of its own: (Point or None, problems relocated)."""
     document = {**copy.deepcopy(base), "strategy": copy.deepcopy(entry)}
     try:
@@ -178,7 +186,7 @@ def _point(base, entry, overrides, indexes, strategy_index, strategies, index, w
     name = f"{where.file} [{label}]"
     text = yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
     try:
-        scenario, _ = api.loads(text, name)
+        scenario, _ = api.loads(text, name, force)
     except ScenarioError as exc:
         return None, [_relocate(p, overrides, indexes, strategy_index, strategies, label, where) for p in exc.problems]
     point = Point(index, overrides, indexes, strategy_index, scenario.strategy[0].kind, text, name, point_key(scenario))

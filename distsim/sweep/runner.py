@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from distsim import api
-from distsim.fileio import write_text
+from distsim.fileio import check_output, exclusive, write_text
 from distsim.scenario import Locations, Scenario
 from distsim.sweep.executors import Task, executor_for
 from distsim.sweep.grid import Point, expand
@@ -57,15 +57,24 @@ def run_sweep(
     run_tasks: RunTasks | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> SweepResult:
-    """Run every point of the scenario's sweep not already in ``output`` (all of them with ``force``).
+    """Run every point of the scenario's sweep not already in ``output`` (with ``force``: all of them, and
+    also what the size limits would refuse).
 
     ``run_tasks`` is an executor (see :func:`distsim.sweep.executors.executor_for`);
     by default, all local cores. ``progress(done, total)`` is called as points finish.
     """
-    scenario, where = api.load(source) if isinstance(source, (str, Path)) else source
-    points = expand(scenario, where)
+    if output is None:
+        return _run(source, None, force, run_tasks, progress)
+    output = check_output(output)  # before any work: a FIFO, a device or a folder is never read or replaced
+    with exclusive(output):  # one sweep at a time reads and rewrites this CSV
+        return _run(source, output, force, run_tasks, progress)
+
+
+def _run(source, output: Path | None, force: bool, run_tasks: RunTasks | None, progress) -> SweepResult:
+    scenario, where = api.load(source, force) if isinstance(source, (str, Path)) else source
+    points = expand(scenario, where, force)
     columns = header(list(scenario.sweep))
-    previous = read_results(Path(output)) if output is not None and not force else {}
+    previous = read_results(output) if output is not None and not force else {}
     results = {p.key: previous[p.key] for p in points if p.key in previous}
     todo = list({p.key: p for p in reversed(points) if p.key not in results}.values())[::-1]  # first of each key
     sweep = SweepResult(columns, [], points, reused=len(results))

@@ -59,7 +59,9 @@ def trace_directories(directory: Path) -> list[Path]:
     directory = Path(directory)
     if (directory / "messages.csv").exists():
         return [directory]
-    found = sorted(d for d in directory.iterdir() if d.is_dir() and (d / "messages.csv").exists()) if directory.is_dir() else []
+    # Hidden folders are skipped: a run killed while writing leaves its unfinished temporary folder so named.
+    found = sorted(d for d in directory.iterdir()
+                   if d.is_dir() and not d.name.startswith(".") and (d / "messages.csv").exists()) if directory.is_dir() else []
     if not found:
         raise TraceFormatError(f"{directory}: no messages.csv here or in a subdirectory (is it a --trace-out directory?)")
     return found
