@@ -122,7 +122,9 @@ def bench(suite: str, sizes: str, repeat: int, as_json: bool) -> int:
     timeout per message. flow: that ring as max-min flows against the default
     cut-through model. remat: one backward pass of L = 1000 layers under every
     schedule, and the optimal planner alone. sweep: a 100-point sweep on 1 and 2
-    local processes and on Dask. Each measurement runs in its own process and
+    local processes and on Dask. collectives: a hierarchical all-reduce on nodes of 8
+    GPUs. step: one training step (scenarios/gpt7b_64gpu.yaml, scaled to --sizes).
+    Each measurement runs in its own process and
     compared runs alternate; the machine is shared and noisy, so compare the ratios.
     """
     from distsim.bench import SUITES
