@@ -129,8 +129,9 @@ def _line(axes, members: list[dict], colour: str, marker: str, label: str) -> No
         for name in (k for k in curve if k.startswith(f"{column} (")):
             ax.plot(grid, curve[name], color=colour, linewidth=1.2, linestyle="--")
         values = np.array([float(r[column]) for r in members])
+        unlabelled = column == "messages" and column not in curve  # no curve (a collective's forms need routes)
         ax.plot(simulated_ns[good], values[good], linestyle="none", marker=marker, color=colour,
-                markeredgecolor="black", markeredgewidth=0.6, markersize=6)
+                markeredgecolor="black", markeredgewidth=0.6, markersize=6, label=label if unlabelled else None)
         if (~good).any():
             ax.plot(simulated_ns[~good], values[~good], linestyle="none", marker="x", color="black", markersize=8)
 
