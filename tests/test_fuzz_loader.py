@@ -269,6 +269,7 @@ def shrink(text: str) -> str:
     text = re.sub(r"\bpreset: gpt-\w+", "preset: gpt-tiny", text)
     text = re.sub(r"\bparams: [\w.]+", "params: 2000", text)
     text = re.sub(r"\blayers: (\d+)", lambda m: f"layers: {min(int(m[1]), 24)}", text)
+    text = re.sub(r"cluster\.nodes: \[[^\]]*\]", "cluster.nodes: [1, 2]", text)
     return re.sub(r"cluster\.workers: \[[^\]]*\]", "cluster.workers: [2, 4]", text)
 
 
