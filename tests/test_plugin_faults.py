@@ -162,6 +162,31 @@ class Livelock(Plugin):
             yield ctx.op("spin", 0.0)  # bug: livelock
 
 
+class CopiesLocallyForEver(Plugin):
+    """w0 and a rank on w0's node echo one tensor to each other: local copies take no time, so the clock
+    would stand still for ever."""
+
+    name = "copies_locally_for_ever"
+
+    def extra_ranks(self):
+        return [("echo", 0)]
+
+    def programs(self, job):
+        yield from super().programs(job)
+        yield job.world_size, self.echo(job.context(job.world_size))
+
+    def worker(self, ctx, gradient, n):
+        while ctx.rank == 0:
+            ctx.send(n, gradient)  # bug: copies_locally_for_ever
+            gradient = yield ctx.recv(n)
+        return (yield from self.mean(ctx, gradient, n))
+
+    def echo(self, ctx):
+        while True:
+            tensor = yield ctx.recv(0)
+            ctx.send(0, tensor)
+
+
 class SpinsOnADoneEvent(Plugin):
     name = "spins_on_a_done_event"
 
@@ -186,7 +211,7 @@ class Frees(Plugin):
 PLUGINS = {cls.name: cls for cls in (
     Raises, SendsNowhere, ReceivesFromNowhere, NotAGenerator, YieldsANumber, ProgramsRaises, ProgramsReturnsNone,
     ExpectedRaises, ReturnsNone, NaNDuration, InfiniteDuration, NegativeDuration, OverReleases, Livelock,
-    SpinsOnADoneEvent, Frees,
+    CopiesLocallyForEver, SpinsOnADoneEvent, Frees,
 )}
 
 # plugin -> (hook it failed in or None, rank or None, the tag of the line, what the error says)
@@ -205,6 +230,8 @@ CASES = {
     "negative_duration": (None, "w0", "bad_duration", "op 'think' lasts -1e-06 s"),
     "over_releases": (None, "w0", "over_releases", "releases 101 bytes but holds 100"),
     "livelock": (None, "w0", "livelock", "more than 1,000 zero-duration ops in a row at t=0 s (the last 'spin'): a livelock"),
+    "copies_locally_for_ever": (None, "w0", "copies_locally_for_ever",
+                                "sent more than 1,000 local copies (to ranks on its node) in a row at t=0 s"),
     "spins_on_a_done_event": (None, "w0", "spins_on_a_done_event",
                               "resumed more than 1,000 times in a row without simulated time passing"),
 }

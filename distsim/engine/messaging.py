@@ -17,8 +17,10 @@ from heapq import heappush
 
 from simpy.events import NORMAL, PENDING, Event
 
+from distsim.engine import faults
 from distsim.engine.events import Decided
 from distsim.engine.faults import check_ranks
+from distsim.errors import StrategyBug
 
 
 class Channel(tuple):
@@ -77,6 +79,17 @@ def endpoint(world, rank: int):
     new = object.__new__
     outgoing: dict[int, Channel] = {}
     incoming: dict[int, Channel] = {}
+    local_at = [None, 0]  # the instant of this rank's last local copy, and how many it sent at that instant
+
+    def local_copy(now: float) -> None:
+        """Count a local copy: it takes no time, so ranks on one node that copy to each other without end
+        would hold the clock still for ever (a livelock, reported as zero-duration ops are)."""
+        if local_at[0] != now:
+            local_at[0], local_at[1] = now, 0
+        local_at[1] += 1
+        if local_at[1] > faults.ZERO_TIME_LIMIT:
+            raise StrategyBug(f"sent more than {faults.ZERO_TIME_LIMIT:,} local copies (to ranks on its node) in a row "
+                              f"at t={now:.9g} s without simulated time passing: a livelock")
 
     def open_channel(src: int, dst: int) -> Channel:
         """The channel src -> dst, created on first use by either end."""
@@ -120,6 +133,7 @@ def endpoint(world, rank: int):
         if on_network:
             transmit(rank, dst, tensor.size * bytes_per_element, code, step, now, path, event)
         elif path is None:  # same node: a local copy, there at once
+            local_copy(now)
             heappush(queue_heap, (now, NORMAL, next(event_ids), event))
         else:  # a failed cable cut the route (engine/failures.py)
             raise path.error(world, rank, dst)
