@@ -14,7 +14,7 @@ a power of two (``fold.py``); reduce-scatter needs a power-of-two group.
 from __future__ import annotations
 
 from distsim.collectives.fold import Fold
-from distsim.collectives.peers import Peers, chunk_sizes, copy_of, cut, joined, label
+from distsim.collectives.peers import Peers, add_into, copy_of, joined, label, place
 from distsim.engine import join, split
 
 HALVING, DOUBLING = "recursive_halving", "recursive_doubling"
@@ -27,9 +27,7 @@ def halve(ctx, chunks: list, index: int, size: int, rank_of, tag: str):
         mid, partner = (lo + hi) // 2, rank_of(index ^ distance)
         keep, give = ((mid, hi), (lo, mid)) if index & distance else ((lo, mid), (mid, hi))
         incoming = yield ctx.sendrecv(partner, joined(chunks[give[0]:give[1]]), partner, tag, step)
-        kept = chunks[keep[0]:keep[1]]
-        for k, piece in enumerate(cut(incoming, [c.size for c in kept])):
-            chunks[keep[0] + k] += piece
+        add_into(chunks, keep, incoming)
         lo, hi = keep
         distance, step = distance // 2, step + 1
 
@@ -41,7 +39,7 @@ def double(ctx, chunks: list, index: int, size: int, rank_of, tag: str):
         partner, width = rank_of(index ^ distance), hi - lo
         theirs = (lo - width, lo) if index & distance else (hi, hi + width)
         incoming = yield ctx.sendrecv(partner, joined(chunks[lo:hi]), partner, tag, step)
-        chunks[theirs[0]:theirs[1]] = cut(incoming, [c.size for c in chunks[theirs[0]:theirs[1]]])
+        place(chunks, theirs, incoming)
         lo, hi = min(lo, theirs[0]), max(hi, theirs[1])
         distance, step = distance * 2, step + 1
 

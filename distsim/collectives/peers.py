@@ -64,7 +64,25 @@ def cut(tensor: Tensor, sizes: list[int]) -> list[Tensor]:
     """Cut ``tensor`` into consecutive pieces of the given sizes (views, for numpy)."""
     if isinstance(tensor, np.ndarray):
         return np.split(tensor, np.cumsum(sizes[:-1])) if sizes else []
-    return [Phantom(size) for size in sizes]
+    return list(map(Phantom, sizes))
+
+
+def add_into(chunks: list[Tensor], span: tuple[int, int], incoming: Tensor) -> None:
+    """``chunks[lo:hi] += incoming``, cut to their sizes. Phantoms only keep a size, which a sum does not
+    change: then nothing is done (the loop over the span would cost O(n) per round of a collective)."""
+    if isinstance(incoming, Phantom):
+        return
+    lo, hi = span
+    for k, piece in enumerate(cut(incoming, [c.size for c in chunks[lo:hi]])):
+        chunks[lo + k] += piece
+
+
+def place(chunks: list[Tensor], span: tuple[int, int], incoming: Tensor) -> None:
+    """``chunks[lo:hi] = incoming``, cut to their sizes (nothing to do for phantoms: the sizes stay)."""
+    if isinstance(incoming, Phantom):
+        return
+    lo, hi = span
+    chunks[lo:hi] = cut(incoming, [c.size for c in chunks[lo:hi]])
 
 
 def joined(pieces: list[Tensor]) -> Tensor:

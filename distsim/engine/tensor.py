@@ -10,6 +10,8 @@ a message's simulated size is separate from its optional content.)
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 import numpy as np
 
 
@@ -46,6 +48,7 @@ class Phantom(list):
 
 
 Tensor = np.ndarray | Phantom
+_SIZE = attrgetter("size")
 
 
 def split(tensor: Tensor, parts: int) -> list[Tensor]:
@@ -69,4 +72,4 @@ def join(chunks: list[Tensor]) -> Tensor:
     """The tensor made of ``chunks`` end to end (the inverse of :func:`split`)."""
     if isinstance(chunks[0], np.ndarray):
         return np.concatenate(chunks)
-    return Phantom(sum(chunk.size for chunk in chunks))
+    return Phantom(sum(map(_SIZE, chunks)))  # map: the sum runs in C (a collective joins O(n) chunks a round)
