@@ -67,11 +67,12 @@ class RankProcess(Process):
                 raise
             except Exception as error:
                 raise faults.located(error, self._package, self.rank_name) from error
-            callbacks = getattr(event, "callbacks", False)
-            if callbacks is False:
+            try:
+                callbacks = event.callbacks
+            except AttributeError:
                 raise StrategyBug(f"yielded {faults.describe(event)}, not an event (yield ctx.recv(...), "
                                   "ctx.sendrecv(...), ctx.op(...) or ctx.compute(...))",
-                                  self.rank_name, faults.suspended_at(generator))
+                                  self.rank_name, faults.suspended_at(generator)) from None
             if callbacks is not None:
                 callbacks.append(self._wake)
                 break
