@@ -86,6 +86,38 @@ class Pattern:
                 self.add(src, dst, nbytes)
 
 
+def message_count(call: CollectiveCall) -> tuple[int, str]:
+    """How many messages one call of ``call.algorithm`` sends, and the formula: each form below starts from
+    this count, and it is cheap enough to size a run before it is built (``training/estimate.py``)."""
+    n, op, name = len(call.group), call.op, call.algorithm
+    size, extra, _ = _fold(n)
+    steps = size.bit_length() - 1
+    if name == "ring":
+        return (2 * n * (n - 1), "2n(n-1)") if op == "all_reduce" else (n * (n - 1), "n(n-1)")
+    if name == "multi_ring":
+        twice = op == "all_reduce"
+        return (2 if twice else 1) * n * (n - 1) * call.channels, "2c n(n-1)" if twice else "c n(n-1)"
+    if name == "tree":
+        return ((2 * (n - 1), "2(n-1)") if op == "all_reduce" else (n - 1, "(n-1)"))
+    if name == "double_binary_tree":
+        return 4 * (n - 1), "4(n-1)"
+    if name == "recursive_doubling":
+        return (n * steps, "n log2 n") if op == "all_gather" else (2 * extra + size * steps, "2r + n' log2 n'")
+    if name == "halving_doubling":
+        return (n * steps, "n log2 n") if op == "reduce_scatter" else (2 * extra + 2 * size * steps, "2r + 2 n' log2 n'")
+    if name == "bruck":
+        return n * (n - 1).bit_length(), "n ceil(log2 n)"
+    if name == "pairwise":
+        return n * (n - 1), "n(n-1)"
+    if name == "hierarchical":
+        boxes = _boxes(call)
+        nodes, g = len(boxes), len(boxes[0])
+        return 2 * nodes * g * (g - 1) + 2 * g * nodes * (nodes - 1), "2N G(G-1) + 2G N(N-1)"
+    if name == "parameter_server":
+        return 2 * call.servers * (n - 1), "2k(n-1)"
+    raise KeyError(name)
+
+
 def _pattern(messages, messages_text, total_text, source) -> Pattern:
     return Pattern(messages, messages_text, Counter(), Counter(), total_text, 0.0, "", source)
 
@@ -154,7 +186,7 @@ def ring_rounds(chunks: list[float], order: list[int], direction: int, keeps: in
 def ring_all_reduce(call: CollectiveCall, wire) -> Pattern:
     n, p, s = len(call.group), call.params, call.bytes_per_param
     chunks, order = [c * s for c in parts(p, n)], list(range(n))
-    pat = _pattern(2 * n * (n - 1), "2n(n-1)", "2(n-1) p s", PATARASUK)
+    pat = _pattern(*message_count(call), "2(n-1) p s", PATARASUK)
     pat.seconds_text = "2(n-1)(alpha + ceil(p/n) s/beta)"
     return _timed(pat, ring_rounds(chunks, order, 1, 0) + ring_rounds(chunks, order, 1, 1), wire)
 
@@ -163,7 +195,7 @@ def ring_half(call: CollectiveCall, wire) -> Pattern:
     """Reduce-scatter (each rank keeps its own chunk) or all-gather (each starts with its own block)."""
     n, p, s = len(call.group), call.params, call.bytes_per_param
     chunks = [c * s for c in parts(p, n)]
-    pat = _pattern(n * (n - 1), "n(n-1)", "(n-1) p s", PATARASUK)
+    pat = _pattern(*message_count(call), "(n-1) p s", PATARASUK)
     pat.seconds_text = "(n-1)(alpha + p s/(n beta))"
     return _timed(pat, ring_rounds(chunks, list(range(n)), 1, 0 if call.op == "reduce_scatter" else 1), wire)
 
@@ -175,7 +207,7 @@ def ring_chain(call: CollectiveCall, wire) -> Pattern:
     first = root if call.op == "broadcast" else root + 1
     hops = [(first + h) % n for h in range(n)]
     pieces = [c * s for c in parts(p, n)]
-    pat = _pattern(n * (n - 1), "n(n-1)", "(n-1) p s", f"{PATARASUK}; NCCL src/device/broadcast.h")
+    pat = _pattern(*message_count(call), "(n-1) p s", f"{PATARASUK}; NCCL src/device/broadcast.h")
     for a, b in zip(hops, hops[1:]):
         for piece in pieces:
             pat.add(a, b, piece)
@@ -190,8 +222,7 @@ def multi_ring(call: CollectiveCall, wire) -> Pattern:
     n, p, s, ch = len(call.group), call.params, call.bytes_per_param, call.channels
     sub = [[piece * s for piece in parts(c, ch)] for c in parts(p, n)]  # sub[j][k]
     passes = {"all_reduce": (0, 1), "reduce_scatter": (0,), "all_gather": (1,)}[call.op]
-    count = len(passes) * n * (n - 1) * ch
-    pat = _pattern(count, ("2c n(n-1)" if len(passes) == 2 else "c n(n-1)"), f"{len(passes)}(n-1) p s", NCCL_CHANNELS)
+    pat = _pattern(*message_count(call), f"{len(passes)}(n-1) p s", NCCL_CHANNELS)
     rounds = []
     for keeps in passes:
         lanes = [ring_rounds([sub[j][k] for j in range(n)], list(range(n)), 1 if k % 2 == 0 else -1, keeps)
@@ -213,7 +244,7 @@ def tree(call: CollectiveCall, wire) -> Pattern:
     shape = mirrored(binary_tree_children(n), lambda v: (v + root) % n)
     ways = {"reduce": ("up",), "broadcast": ("down",), "all_reduce": ("up", "down")}[call.op]
     twice = "2" if len(ways) == 2 else ""
-    pat = _pattern(len(ways) * (n - 1), f"{twice}(n-1)", f"{twice}(n-1) p s", NCCL_TREES)
+    pat = _pattern(*message_count(call), f"{twice}(n-1) p s", NCCL_TREES)
     for parent, child in tree_edges(shape):
         for way in ways:
             pat.add(*((child, parent) if way == "up" else (parent, child)), p * s)
@@ -228,7 +259,7 @@ def double_binary_tree(call: CollectiveCall, wire) -> Pattern:
     n, p, s = len(call.group), call.params, call.bytes_per_param
     a = binary_tree_children(n)
     b = mirrored(a, (lambda v: n - 1 - v) if n % 2 == 0 else (lambda v: (v + 1) % n))
-    pat = _pattern(4 * (n - 1), "4(n-1)", "2(n-1) p s", SANDERS)
+    pat = _pattern(*message_count(call), "2(n-1) p s", SANDERS)
     times = []
     for shape, half in zip((a, b), parts(p, 2)):
         for parent, child in tree_edges(shape):
@@ -267,10 +298,10 @@ def recursive_doubling(call: CollectiveCall, wire) -> Pattern:
     if call.op == "all_gather":  # power-of-two groups: round k sends the 2^k blocks held so far
         block = p // n * s
         rounds = [[(a, a ^ (1 << k), block << k) for a in range(n)] for k in range(steps)]
-        pat = _pattern(n * steps, "n log2 n", "(n-1) p s", THAKUR)
+        pat = _pattern(*message_count(call), "(n-1) p s", THAKUR)
         return _folded(call, wire, rounds, pat, "log2(n) alpha + (n-1) p s/(n beta)")
     rounds = [[(a, a ^ (1 << k), p * s) for a in range(size)] for k in range(steps)]
-    pat = _pattern(2 * extra + size * steps, "2r + n' log2 n'", "(2r + n' log2 n') p s", THAKUR)
+    pat = _pattern(*message_count(call), "(2r + n' log2 n') p s", THAKUR)
     return _folded(call, wire, rounds, pat, "log2(n') (alpha + p s/beta), n' = 2^floor(log2 n)")
 
 
@@ -300,13 +331,12 @@ def _doubling_rounds(chunks: list[int], s: int, size: int) -> list[Round]:
 
 def halving_doubling(call: CollectiveCall, wire) -> Pattern:
     n, p, s = len(call.group), call.params, call.bytes_per_param
-    size, extra, _ = _fold(n)
-    steps = size.bit_length() - 1
+    size, _, _ = _fold(n)
     chunks = parts(p, size)
     if call.op == "reduce_scatter":  # power-of-two groups only
-        pat = _pattern(n * steps, "n log2 n", "(n-1) p s", RABENSEIFNER)
+        pat = _pattern(*message_count(call), "(n-1) p s", RABENSEIFNER)
         return _folded(call, wire, _halving_rounds(chunks, s, size), pat, "log2(n) alpha + (n-1) p s/(n beta)")
-    pat = _pattern(2 * extra + 2 * size * steps, "2r + 2 n' log2 n'", "2r p s + 2(n'-1) p s", RABENSEIFNER)
+    pat = _pattern(*message_count(call), "2r p s + 2(n'-1) p s", RABENSEIFNER)
     rounds = _halving_rounds(chunks, s, size) + _doubling_rounds(chunks, s, size)
     return _folded(call, wire, rounds, pat, "2 log2(n') alpha + 2 (n'-1) p s/(n' beta), n' = 2^floor(log2 n)")
 
@@ -326,7 +356,7 @@ def bruck(call: CollectiveCall, wire) -> Pattern:
         counts = [min(d, n - d) for d in distances]
         rounds = [[(i, (i - d) % n, c * block) for i in range(n)] for d, c in zip(distances, counts)]
         text, total = "ceil(log2 n) alpha + (n-1) p s/(n beta)", "(n-1) p s"
-    pat = _pattern(n * len(distances), "n ceil(log2 n)", total, BRUCK)
+    pat = _pattern(*message_count(call), total, BRUCK)
     pat.seconds_text = text
     return _timed(pat, rounds, wire)
 
@@ -334,7 +364,7 @@ def bruck(call: CollectiveCall, wire) -> Pattern:
 def pairwise(call: CollectiveCall, wire) -> Pattern:
     n, p, s = len(call.group), call.params, call.bytes_per_param
     block = p // n * s
-    pat = _pattern(n * (n - 1), "n(n-1)", "(n-1) p s", THAKUR)
+    pat = _pattern(*message_count(call), "(n-1) p s", THAKUR)
     pat.seconds_text = "(n-1)(alpha + p s/(n beta))"
     return _timed(pat, [[(i, (i + k) % n, block) for i in range(n)] for k in range(1, n)], wire)
 
@@ -362,8 +392,7 @@ def hierarchical(call: CollectiveCall, wire) -> Pattern:
     boxes = _boxes(call)
     nodes, g = len(boxes), len(boxes[0])
     chunks = parts(p, g)
-    messages = 2 * nodes * g * (g - 1) + 2 * g * nodes * (nodes - 1)
-    pat = _pattern(messages, "2N G(G-1) + 2G N(N-1)", "2(G-1) N p s + 2(N-1) p s", JIA)
+    pat = _pattern(*message_count(call), "2(G-1) N p s + 2(N-1) p s", JIA)
     intra = [c * s for c in chunks]
     inner = [[c * s for c in parts(chunk, nodes)] for chunk in chunks]
     rails = [[box[j] for box in boxes] for j in range(g)]
@@ -382,7 +411,7 @@ def parameter_server(call: CollectiveCall, wire) -> Pattern:
     n, p, s, k = len(call.group), call.params, call.bytes_per_param, call.servers
     where = [j * n // k for j in range(k)]
     shards = [c * s for c in parts(p, k)]
-    pat = _pattern(2 * k * (n - 1), "2k(n-1)", "2(n-1) p s", LI)
+    pat = _pattern(*message_count(call), "2(n-1) p s", LI)
     pushes = []
     for i in range(n):
         ahead = sorted((j for j in range(k) if where[j] != i), key=lambda j: (where[j] - i - 1) % n)
