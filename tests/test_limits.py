@@ -60,20 +60,40 @@ def test_a_large_schedule_is_counted_from_its_closed_form():
 STEP = """\
 cluster: {preset: dgx-h100, nodes: NODES}
 model: {preset: gpt-7b, dtype: bf16}
-strategy: {kind: data_parallel, zero: 1, bucket: 25 MiB}
+strategy: {kind: data_parallel, zero: 1, bucket: 25 MiB, algorithm: ALGORITHM}
 """
 
 
-def test_a_training_step_is_sized_by_its_buckets_collectives():
-    # gpt-7b in bf16: 6,658,404,352 x 2 B in 25 MiB buckets = 508 buckets; at 1,024 GPUs each bucket's
-    # reduce-scatter and all-gather count n(n-1) messages each as rings: 2 x 508 x 1,024 x 1,023 = 1.06e9.
-    problem = refused(STEP.replace("NODES", "128"))
+def test_a_training_step_is_sized_by_the_messages_of_its_collectives():
+    # gpt-7b in bf16: 6,658,404,352 x 2 B in 25 MiB buckets = 508 buckets, each reduce-scattered and all-gathered:
+    # as rings on 1,024 GPUs that is 2 x 508 x 1,024 x 1,023 = 1.06e9 messages, refused; auto picks halving and
+    # doubling for these 25 KiB shards, 2 x 508 x 1,024 x 10 = 10.4 M messages, which runs (in minutes).
+    problem = refused(STEP.replace("NODES", "128").replace("ALGORITHM", "ring"))
     assert problem.dotted_path == "cluster.nodes" and problem.line == 1
-    for words in ("about 1.1e9 messages", "(2 x 508 buckets) x n(n-1), n = 1,024", "--force"):
+    for words in ("about 1.1e9 messages", "508 x reduce_scatter by ring, 508 x all_gather by ring", "--force"):
         assert words in problem.message, problem.message
-    (strategy,) = api.prepare("s.yaml", STEP.replace("NODES", "128"), force=True).strategies  # lifted, not run
-    assert strategy.params.zero == 1
-    distsim.loads(STEP.replace("NODES", "8"), "s.yaml")  # the bundled 64-GPU step: 16.4 M messages, allowed
+    (strategy,) = api.prepare("s.yaml", STEP.replace("NODES", "128").replace("ALGORITHM", "ring"), force=True).strategies
+    assert strategy.params.algorithm == "ring"  # lifted, not run
+    prepared = api.prepare("s.yaml", STEP.replace("NODES", "128").replace("ALGORITHM", "auto"))
+    size = api.KINDS["training"].estimate(prepared.scenario, prepared.strategies[0])
+    assert "508 x reduce_scatter by halving_doubling" in size.formula and 1e7 < size.events < 1.5e7
+
+
+@pytest.mark.parametrize("name", ["step_overlap.yaml", "gpt7b_64gpu.yaml"])
+def test_the_training_estimate_counts_the_messages_the_step_sends(name):
+    """Not a bound: the estimate resolves each collective's algorithm as the run does and counts its messages
+    (ring, halving and doubling, ZeRO 1 and 3, with and without overlap)."""
+    from conftest import bundled_outcomes
+    from distsim.training.estimate import _messages
+    from distsim.workload import layers_of
+
+    path = ROOT / "scenarios" / name
+    prepared = api.prepare(path)
+    outcomes = bundled_outcomes(path)
+    assert {o.family for o in outcomes} == {"training"}
+    for strategy, outcome in zip(prepared.strategies, outcomes):
+        messages, _, _ = _messages(prepared.scenario, strategy, layers_of(prepared.scenario.model))
+        assert messages == len(outcome.trace.messages) > 0, strategy.label
 
 
 def test_a_99856_point_sweep_is_refused_before_any_point_is_built(tmp_path):

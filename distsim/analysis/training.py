@@ -189,15 +189,23 @@ class Expected:
     notes: list[str] = field(default_factory=list)
 
 
-def expected(x: TrainingInputs) -> Expected:
-    n, L = x.workers, len(x.layers)
-    buckets = bucket_forms([l.params for l in x.layers], x.capacity, x.zero, n)
-    padded = [-(-l.params // n) * n for l in x.layers]
-    calls = [Call(GRADIENT_OP[x.zero], b.padded, f"grad.b{i}") for i, b in enumerate(buckets)]
-    if x.zero in (1, 2):
+def step_calls(params: list[int], capacity: int, zero: int, n: int, remat: Remat) -> tuple[list[BucketForm], list[Call]]:
+    """The step's buckets and its collectives in issue order (gradients, then ZeRO's weight all-gathers), from
+    the layers' parameter counts, the bucket capacity in elements, the stage and the rank count."""
+    buckets = bucket_forms(params, capacity, zero, n)
+    padded = [-(-p // n) * n for p in params]
+    calls = [Call(GRADIENT_OP[zero], b.padded, f"grad.b{i}") for i, b in enumerate(buckets)]
+    if zero in (1, 2):
         calls += [Call("all_gather", b.padded, f"param.b{i}") for i, b in enumerate(buckets)]
-    if x.zero == 3:
-        calls += [Call("all_gather", padded[layer], f"gather.l{layer}.{count}") for layer, count in gathers(L, x.remat)]
+    if zero == 3:
+        calls += [Call("all_gather", padded[layer], f"gather.l{layer}.{count}") for layer, count in gathers(len(params), remat)]
+    return buckets, calls
+
+
+def expected(x: TrainingInputs) -> Expected:
+    n = x.workers
+    buckets, calls = step_calls([l.params for l in x.layers], x.capacity, x.zero, n, x.remat)
+    padded = [-(-l.params // n) * n for l in x.layers]
     seconds, patterns = {}, {}
     for call in calls:
         key = (call.op, call.elements)

@@ -263,7 +263,6 @@ def training_inputs(scenario, strategy, result: RunResult) -> TrainingInputs:
     gpu = scenario.cluster.gpu
     run = scenario.run
     remat = getattr(strategy, "remat", None) or remat_of(strategy)[0]
-    k = getattr(remat.params, "k", None)
     comm = inputs_for(scenario, _Exchange(), None)
     if result.layout:
         comm = replace(comm, platform=platform_of(result.layout, scenario.cluster.network_model))
@@ -276,11 +275,18 @@ def training_inputs(scenario, strategy, result: RunResult) -> TrainingInputs:
                      for l in layers),
         activation_sizes=chain.sizes, element_bytes=e, state_bytes=(state.weights, state.gradients, state.optimizer),
         zero=q.zero, overlap=q.overlap, capacity=max(1, int(q.bucket // e)),
-        remat=Remat(remat.name, k if remat.name == "checkpoint_every_k" else None, chain.memory.store_time, chain.memory.load_time),
+        remat=remat_form(remat, chain),
         gpu=Roofline(gpu.flops, gpu.efficiency, gpu.memory_bandwidth),
         slowdown=tuple(straggler_factors(run.stragglers, n)), jitter=run.jitter is not None,
         comm=comm, algorithms=algorithms, nodes=nodes, prefetch=q.prefetch,
     )
+
+
+def remat_form(remat, chain) -> Remat:
+    """What the closed forms know of the step's schedule: its kind, its k, the checkpoint tier's times."""
+    k = getattr(remat.params, "k", None)
+    return Remat(remat.name, k if remat.name == "checkpoint_every_k" else None, chain.memory.store_time,
+                 chain.memory.load_time)
 
 
 class _Exchange:
