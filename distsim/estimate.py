@@ -8,9 +8,10 @@ problem (exit code 2):
   machine class finishes in memory and in minutes is refused up front, with the
   estimate, instead of growing for an hour and dying of MemoryError. ``--force``
   runs it anyway. The estimate is the closed-form count of what the run records
-  (messages of a gradient exchange, ops of a rematerialization schedule) times
-  what one record was measured to cost, plus the network's cables and any real
-  payloads.
+  (messages of a gradient exchange, ops of a rematerialization schedule, messages
+  and ops of a training step) times what one record was measured to cost, plus
+  the network's cables and any real payloads. Each run kind sizes its own runs
+  (``RunKind.estimate``: here, ``remat/estimate.py``, ``training/estimate.py``).
 * **Overflow** (item 6). Times derived from the inputs must be finite: a latency of
   1e308 s or a bandwidth of 5e-324 B/s makes every derived time infinite, and the
   results would print as NaN and Infinity. An upper bound of the simulated end
