@@ -20,7 +20,7 @@ from distsim.errors import InputError
 from distsim.report import timeline
 from distsim.report.occupancy import busy_per_bin, link_spans, message_routes
 from distsim.report.plots import bottleneck_sentence, links_figure, save, scaling_figure, timeline_figure
-from distsim.report.scaling import curves, inputs_of
+from distsim.report.scaling import curves, groups, inputs_of
 from distsim.report.style import PHASE_COLOURS
 from distsim.sweep import run_sweep
 from distsim.sweep.executors import run_serial
@@ -199,6 +199,20 @@ def test_parameter_server_makespan_shows_the_bottleneck_model(sweep_rows):
         n = int(row["workers"])
         at = dashed[0].get_ydata()[list(dashed[0].get_xdata()).index(n)]
         assert at == pytest.approx(float(row["makespan_s"]), rel=1e-9)
+
+
+def test_a_collective_swept_from_one_node_to_several_is_one_line(tmp_path):
+    """One node records a switch, several a two-tier fabric: the collective's points still form one line."""
+    path = tmp_path / "nodes.yaml"
+    path.write_text("cluster: {preset: dgx-h100, nodes: 1}\nmodel: {params: 1e4, dtype: bf16}\n"
+                    "strategy: {kind: collective, op: all_reduce, algorithm: ring}\nrun: {verify_payload: false}\n"
+                    "sweep:\n  cluster.nodes: [1, 2, 4]\n")
+    rows = run_sweep(path, run_tasks=run_serial).rows
+    assert len({r["topology"] for r in rows}) == 2
+    (line,) = groups(rows).values()
+    assert sorted(int(r["workers"]) for r in line) == [8, 16, 32]
+    markers = [l for l in scaling_figure(rows).axes[0].lines if len(l.get_xdata())]
+    assert [l.get_label() for l in markers] == ["collective-all_reduce-ring"]
 
 
 def test_scaling_needs_more_than_one_n(sweep_rows):

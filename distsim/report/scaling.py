@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.lines import Line2D
 
-from distsim.analysis.closed_forms import Inputs, expectation
+from distsim.analysis.closed_forms import CLOSED_FORMS, Inputs, expectation
 from distsim.errors import InputError
 from distsim.fmt import fmt_bytes
 from distsim.report.style import SPARE_COLOURS, figure, styled
@@ -74,11 +74,18 @@ def curves(row: dict, ns: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def groups(rows: list[dict]) -> dict[tuple, list[dict]]:
-    """Rows that differ only in n, in the order first seen: one line per group."""
+    """Rows that differ only in n, in the order first seen: one line per group.
+
+    A line's closed-form curve needs every input fixed; a strategy without curves here (a
+    collective: its forms need the cluster's routes) is one line per gradient size, even
+    where the cluster's recorded figures change with n (one node, then several).
+    """
     found: dict[tuple, list[dict]] = {}
     for row in rows:
         if row["bandwidth"] and not row["error"] and row["workers"]:  # rows that record the closed forms' inputs
-            found.setdefault(tuple(row[c] for c in ("strategy", *INPUTS)) + (row.get("network"),), []).append(row)
+            fixed = INPUTS if row["strategy"] in CLOSED_FORMS else ("params", "bytes_per_param")
+            key = (row["strategy"], *(row[c] if c in fixed else None for c in INPUTS), row.get("network"))
+            found.setdefault(key, []).append(row)
     return found
 
 
